@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+// kube9: a Kubernetes-compatible orchestrator whose policies are Lua scripts.
+// Module layout and dependency direction: docs/architecture.md.
+
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "kube9",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kube9", targets: ["kube9"]),
+        .library(name: "Kube9Model", targets: ["Kube9Model"]),
+        .library(name: "Kube9Store", targets: ["Kube9Store"]),
+        .library(name: "Kube9Server", targets: ["Kube9Server"]),
+        .library(name: "Kube9Client", targets: ["Kube9Client"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // System libraries through pkg-config, each with its shim header (macros, variadics).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+
+        .target(
+            name: "Kube9Model",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            swiftSettings: strict),
+        .target(
+            name: "Kube9Store",
+            dependencies: [
+                "Kube9Model", "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "Kube9Server",
+            dependencies: [
+                "Kube9Model", "Kube9Store",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "Kube9Client",
+            dependencies: ["Kube9Model", "CCurl"],
+            swiftSettings: strict),
+        .target(
+            name: "Kube9Testing",
+            dependencies: ["Kube9Model", "Kube9Client"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "kube9",
+            dependencies: [
+                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "Kube9ModelTests", dependencies: ["Kube9Model"], swiftSettings: strict),
+        .testTarget(name: "Kube9StoreTests", dependencies: ["Kube9Store", "Kube9Model"], swiftSettings: strict),
+        .testTarget(name: "Kube9ServerTests", dependencies: ["Kube9Server", "Kube9Store", "Kube9Model"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Kube9Testing", "Kube9Client", "Kube9Model"],
+            swiftSettings: strict),
+    ]
+)

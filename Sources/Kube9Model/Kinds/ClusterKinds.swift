@@ -1,0 +1,375 @@
+/// Nodes (core/v1): machines that run pods. Status is written by the node's agent.
+public struct NodeStrategy: ResourceStrategy {
+    public init() {}
+
+    public let type = ResourceType(
+        group: "", version: "v1", resource: "nodes", singular: "node", kind: "Node", namespaced: false,
+        shortNames: ["no"], subresources: ["status"], selectableFields: ["spec.unschedulable"])
+
+    public var mergeKeys: MergeKeys {
+        MergeKeys.metadata.merging(MergeKeys(keyed: ["status.conditions": "type", "status.addresses": "type"]))
+    }
+
+    // A registering agent sends its status with the create, as the kubelet does.
+    public func prepareForCreate(_ object: inout JSON) {}
+
+    public func validate(_ object: JSON) -> [FieldCause] {
+        var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: false)
+        CommonSchemas.checkType(object["spec"], "object", "spec", into: &causes)
+        CommonSchemas.checkType(object[path: ["spec", "unschedulable"]], "boolean", "spec.unschedulable", into: &causes)
+        if let taints = object[path: ["spec", "taints"]], !taints.isNull {
+            if let list = taints.arrayValue {
+                for (index, taint) in list.enumerated() {
+                    let field = "spec.taints[\(index)]"
+                    if (taint["key"]?.stringValue ?? "").isEmpty { causes.append(.required("\(field).key")) }
+                    let effect = taint["effect"]
+                    if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(effect?.stringValue ?? "") {
+                        causes.append(.notSupported("\(field).effect", effect, supported: ["NoExecute", "NoSchedule", "PreferNoSchedule"]))
+                    }
+                }
+            } else {
+                causes.append(.typeInvalid("spec.taints", expected: "array", got: taints))
+            }
+        }
+        for part in ["capacity", "allocatable"] {
+            guard let map = object[path: ["status", part]], !map.isNull else { continue }
+            guard let members = map.objectValue else {
+                causes.append(.typeInvalid("status.\(part)", expected: "map of quantities", got: map))
+                continue
+            }
+            for (name, value) in members where Quantity.from(value) == nil {
+                causes.append(.invalid("status.\(part)[\(name)]", value, "must be a non-negative quantity"))
+            }
+        }
+        return causes
+    }
+
+    /// Ready, NotReady or Unknown from the Ready condition, plus ",SchedulingDisabled" when cordoned.
+    public static func statusText(_ node: JSON) -> String {
+        let conditions = node[path: ["status", "conditions"]]?.arrayValue ?? []
+        var text = "Unknown"
+        if let ready = conditions.first(where: { $0["type"]?.stringValue == "Ready" }) {
+            switch ready["status"]?.stringValue {
+            case "True": text = "Ready"
+            case "False": text = "NotReady"
+            default: text = "Unknown"
+            }
+        }
+        if node[path: ["spec", "unschedulable"]]?.boolValue == true { text += ",SchedulingDisabled" }
+        return text
+    }
+
+    /// Roles from `node-role.kubernetes.io/<role>` labels (and `kubernetes.io/role`), or "<none>".
+    public static func roles(_ node: JSON) -> String {
+        var roles: [String] = []
+        for (key, value) in ObjectMeta.labels(of: node) {
+            if key.hasPrefix("node-role.kubernetes.io/") {
+                let role = String(key.dropFirst("node-role.kubernetes.io/".count))
+                if !role.isEmpty { roles.append(role) }
+            } else if key == "kubernetes.io/role", !value.isEmpty {
+                roles.append(value)
+            }
+        }
+        return roles.isEmpty ? "<none>" : roles.sorted().joined(separator: ",")
+    }
+
+    public var table: TableDefinition {
+        TableDefinition(
+            columns: [
+                TableColumn("Name", format: "name", description: "Name must be unique within a namespace."),
+                TableColumn("Status", description: "The status of the node"),
+                TableColumn("Roles", description: "The roles of the node"),
+                TableColumn("Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created."),
+                TableColumn("Version", description: "Kubelet Version reported by the node."),
+                TableColumn("Internal-IP", description: "List of addresses reachable to the node.", priority: 1),
+                TableColumn("External-IP", description: "List of addresses reachable to the node.", priority: 1),
+                TableColumn("OS-Image", description: "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 12).", priority: 1),
+                TableColumn("Kernel-Version", description: "Kernel Version reported by the node from 'uname -r'.", priority: 1),
+                TableColumn("Container-Runtime", description: "ContainerRuntime Version reported by the node.", priority: 1),
+            ],
+            cells: { node in
+                let addresses = node[path: ["status", "addresses"]]?.arrayValue ?? []
+                func address(_ type: String) -> String {
+                    addresses.first { $0["type"]?.stringValue == type }?["address"]?.stringValue ?? "<none>"
+                }
+                func info(_ field: String) -> String {
+                    let value = node[path: ["status", "nodeInfo", field]]?.stringValue ?? ""
+                    return value.isEmpty ? "<unknown>" : value
+                }
+                return [
+                    .string(ObjectMeta.name(of: node)), .string(Self.statusText(node)), .string(Self.roles(node)),
+                    .string(Timestamp.age(of: node[path: ["metadata", "creationTimestamp"]]?.stringValue)),
+                    .string(node[path: ["status", "nodeInfo", "kubeletVersion"]]?.stringValue ?? ""),
+                    .string(address("InternalIP")), .string(address("ExternalIP")),
+                    .string(info("osImage")), .string(info("kernelVersion")), .string(info("containerRuntimeVersion")),
+                ]
+            })
+    }
+
+    public var schemas: [SchemaDefinition] {
+        let c = "io.k8s.api.core.v1."
+        return [
+            SchemaDefinition(c + "Node", "Node is a worker node in kube9: a machine (a real host, a container, or a simulated node) that runs pods.",
+                kind: ("", "v1", "Node"),
+                fields: CommonSchemas.topLevel(spec: c + "NodeSpec", status: c + "NodeStatus",
+                    specDescription: "Spec defines the behavior of a node.",
+                    statusDescription: "Most recently observed status of the node. Populated by the node agent.")),
+            SchemaDefinition(c + "NodeSpec", "NodeSpec describes the attributes that a node is created with.", fields: [
+                SchemaField("podCIDR", .string, "PodCIDR represents the pod IP range assigned to the node."),
+                SchemaField("podCIDRs", .array(.string), "podCIDRs represents the IP ranges assigned to the node for usage by Pods on that node."),
+                SchemaField("providerID", .string, "ID of the node assigned by the cloud provider."),
+                SchemaField("unschedulable", .boolean, "Unschedulable controls node schedulability of new pods. By default, node is schedulable."),
+                SchemaField("taints", .array(.ref(c + "Taint")), "If specified, the node's taints."),
+                SchemaField("configSource", .freeform, "Deprecated: Previously used to specify the source of the node's configuration."),
+                SchemaField("externalID", .string, "Deprecated. Not all kubelets will set this field."),
+            ]),
+            SchemaDefinition(c + "Taint", "The node this Taint is attached to has the \"effect\" on any pod that does not tolerate the Taint.", fields: [
+                SchemaField("key", .string, "Required. The taint key to be applied to a node.", required: true),
+                SchemaField("value", .string, "The taint value corresponding to the taint key."),
+                SchemaField("effect", .string, "Required. The effect of the taint on pods that do not tolerate the taint. Valid effects are NoSchedule, PreferNoSchedule and NoExecute.", required: true),
+                SchemaField("timeAdded", .time, "TimeAdded represents the time at which the taint was added."),
+            ]),
+            SchemaDefinition(c + "NodeStatus", "NodeStatus is information about the current status of a node.", closed: false, fields: [
+                SchemaField("capacity", .map(.quantity), "Capacity represents the total resources of a node."),
+                SchemaField("allocatable", .map(.quantity), "Allocatable represents the resources of a node that are available for scheduling."),
+                SchemaField("conditions", .array(.freeform), "Conditions is an array of current observed node conditions.", mergeKey: "type"),
+                SchemaField("addresses", .array(.freeform), "List of addresses reachable to the node.", mergeKey: "type"),
+                SchemaField("nodeInfo", .freeform, "Set of ids/uuids to uniquely identify the node."),
+            ]),
+        ]
+    }
+}
+
+/// Namespaces (core/v1): name scopes. Deleting one deletes everything in it.
+public struct NamespaceStrategy: ResourceStrategy {
+    public init() {}
+
+    public let type = ResourceType(
+        group: "", version: "v1", resource: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false,
+        shortNames: ["ns"], verbs: ["create", "delete", "get", "list", "patch", "update", "watch"], subresources: ["status"],
+        selectableFields: ["status.phase"])
+
+    public func prepareForCreate(_ object: inout JSON) {
+        if object[path: ["spec", "finalizers"]] == nil { object[path: ["spec", "finalizers"]] = ["kubernetes"] }
+        object["status"] = ["phase": "Active"]
+        var labels = object[path: ["metadata", "labels"]] ?? .emptyObject
+        labels["kubernetes.io/metadata.name"] = .string(ObjectMeta.name(of: object))
+        object[path: ["metadata", "labels"]] = labels
+    }
+
+    public func validate(_ object: JSON) -> [FieldCause] {
+        var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123LabelError, namespaced: false)
+        CommonSchemas.checkType(object["spec"], "object", "spec", into: &causes)
+        return causes
+    }
+
+    public var table: TableDefinition {
+        TableDefinition(
+            columns: [
+                TableColumn("Name", format: "name", description: "Name must be unique within a namespace."),
+                TableColumn("Status", description: "The status of the namespace"),
+                TableColumn("Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created."),
+            ],
+            cells: { namespace in
+                [.string(ObjectMeta.name(of: namespace)), .string(namespace[path: ["status", "phase"]]?.stringValue ?? "Active"),
+                 .string(Timestamp.age(of: namespace[path: ["metadata", "creationTimestamp"]]?.stringValue))]
+            })
+    }
+
+    public var schemas: [SchemaDefinition] {
+        let c = "io.k8s.api.core.v1."
+        return [
+            SchemaDefinition(c + "Namespace", "Namespace provides a scope for Names. Use of multiple namespaces is optional.",
+                kind: ("", "v1", "Namespace"),
+                fields: CommonSchemas.topLevel(spec: c + "NamespaceSpec", status: c + "NamespaceStatus",
+                    specDescription: "Spec defines the behavior of the Namespace.", statusDescription: "Status describes the current status of a Namespace.")),
+            SchemaDefinition(c + "NamespaceSpec", "NamespaceSpec describes the attributes on a Namespace.", fields: [
+                SchemaField("finalizers", .array(.string), "Finalizers is an opaque list of values that must be empty to permanently remove object from storage."),
+            ]),
+            SchemaDefinition(c + "NamespaceStatus", "NamespaceStatus is information about the current status of a Namespace.", fields: [
+                SchemaField("phase", .string, "Phase is the current lifecycle phase of the namespace: Active or Terminating."),
+                SchemaField("conditions", .array(.freeform), "Represents the latest available observations of a namespace's current state."),
+            ]),
+        ]
+    }
+}
+
+/// Events (core/v1): records of what happened to an object, shown by `kubectl describe`.
+public struct EventStrategy: ResourceStrategy {
+    public init() {}
+
+    public let type = ResourceType(
+        group: "", version: "v1", resource: "events", singular: "event", kind: "Event", namespaced: true,
+        shortNames: ["ev"],
+        selectableFields: ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                           "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                           "reason", "reportingComponent", "source", "type"])
+
+    public func specChanged(_ object: JSON, old: JSON) -> Bool { false }
+
+    public func validate(_ object: JSON) -> [FieldCause] {
+        var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: true)
+        guard let involved = object["involvedObject"], case .object = involved else {
+            causes.append(object["involvedObject"] == nil ? .required("involvedObject") : .typeInvalid("involvedObject", expected: "object", got: object["involvedObject"]!))
+            return causes
+        }
+        if let type = object["type"], !["Normal", "Warning"].contains(type.stringValue ?? "") {
+            causes.append(.notSupported("type", type, supported: ["Normal", "Warning"]))
+        }
+        CommonSchemas.checkType(object["count"], "integer", "count", into: &causes)
+        CommonSchemas.checkType(object["message"], "string", "message", into: &causes)
+        CommonSchemas.checkType(object["reason"], "string", "reason", into: &causes)
+        return causes
+    }
+
+    public var table: TableDefinition {
+        TableDefinition(
+            columns: [
+                TableColumn("Last Seen", description: "Time of the last occurrence."),
+                TableColumn("Type", description: "Type of this event (Normal, Warning)."),
+                TableColumn("Reason", description: "Short, machine understandable string that gives the reason for this event."),
+                TableColumn("Object", description: "The object this event is about."),
+                TableColumn("Message", description: "A human-readable description of the status of this operation."),
+            ],
+            cells: { event in
+                let last = event["lastTimestamp"]?.stringValue ?? event["eventTime"]?.stringValue ?? event[path: ["metadata", "creationTimestamp"]]?.stringValue
+                let kind = (event[path: ["involvedObject", "kind"]]?.stringValue ?? "").lowercased()
+                let name = event[path: ["involvedObject", "name"]]?.stringValue ?? ""
+                return [.string(Timestamp.age(of: last)), .string(event["type"]?.stringValue ?? ""), .string(event["reason"]?.stringValue ?? ""),
+                        .string("\(kind)/\(name)"), .string(event["message"]?.stringValue ?? "")]
+            })
+    }
+
+    public var schemas: [SchemaDefinition] {
+        let c = "io.k8s.api.core.v1."
+        var fields = CommonSchemas.topLevel(spec: nil, status: nil)
+        fields += [
+            SchemaField("involvedObject", .ref(c + "ObjectReference"), "The object that this event is about.", required: true),
+            SchemaField("reason", .string, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+            SchemaField("message", .string, "A human-readable description of the status of this operation."),
+            SchemaField("source", .freeform, "The component reporting this event."),
+            SchemaField("firstTimestamp", .time, "The time at which the event was first recorded."),
+            SchemaField("lastTimestamp", .time, "The time at which the most recent occurrence of this event was recorded."),
+            SchemaField("count", .integer, "The number of times this event has occurred."),
+            SchemaField("type", .string, "Type of this event (Normal, Warning)."),
+            SchemaField("eventTime", .time, "Time when this Event was first observed."),
+            SchemaField("series", .freeform, "Data about the Event series this event represents."),
+            SchemaField("action", .string, "What action was taken/failed regarding to the Regarding object."),
+            SchemaField("related", .ref(c + "ObjectReference"), "Optional secondary object for more complex actions."),
+            SchemaField("reportingComponent", .string, "Name of the controller that emitted this Event."),
+            SchemaField("reportingInstance", .string, "ID of the controller instance."),
+        ]
+        return [
+            SchemaDefinition(c + "Event", "Event is a report of an event somewhere in the cluster.", kind: ("", "v1", "Event"), fields: fields),
+            SchemaDefinition(c + "ObjectReference", "ObjectReference contains enough information to let you inspect or modify the referred object.", fields: [
+                SchemaField("apiVersion", .string, "API version of the referent."),
+                SchemaField("kind", .string, "Kind of the referent."),
+                SchemaField("name", .string, "Name of the referent."),
+                SchemaField("namespace", .string, "Namespace of the referent."),
+                SchemaField("uid", .string, "UID of the referent."),
+                SchemaField("resourceVersion", .string, "Specific resourceVersion to which this reference is made, if any."),
+                SchemaField("fieldPath", .string, "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement."),
+            ]),
+        ]
+    }
+}
+
+/// Leases (coordination.k8s.io/v1): node heartbeats and leader election.
+public struct LeaseStrategy: ResourceStrategy {
+    public init() {}
+
+    public let type = ResourceType(
+        group: "coordination.k8s.io", version: "v1", resource: "leases", singular: "lease", kind: "Lease", namespaced: true)
+
+    public func validate(_ object: JSON) -> [FieldCause] {
+        var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: true)
+        CommonSchemas.checkType(object["spec"], "object", "spec", into: &causes)
+        CommonSchemas.checkType(object[path: ["spec", "holderIdentity"]], "string", "spec.holderIdentity", into: &causes)
+        CommonSchemas.checkType(object[path: ["spec", "leaseTransitions"]], "integer", "spec.leaseTransitions", into: &causes)
+        if let duration = object[path: ["spec", "leaseDurationSeconds"]], !duration.isNull {
+            if let seconds = duration.intValue {
+                if seconds <= 0 { causes.append(.invalid("spec.leaseDurationSeconds", duration, "must be greater than 0")) }
+            } else {
+                causes.append(.typeInvalid("spec.leaseDurationSeconds", expected: "integer", got: duration))
+            }
+        }
+        for field in ["acquireTime", "renewTime"] {
+            if let time = object[path: ["spec", field]], !time.isNull, Timestamp.parse(time.stringValue ?? "") == nil {
+                causes.append(.invalid("spec.\(field)", time, "must be an RFC 3339 timestamp"))
+            }
+        }
+        return causes
+    }
+
+    public var table: TableDefinition {
+        TableDefinition(
+            columns: [
+                TableColumn("Name", format: "name", description: "Name must be unique within a namespace."),
+                TableColumn("Holder", description: "HolderIdentity contains the identity of the holder of a current lease."),
+                TableColumn("Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created."),
+            ],
+            cells: { lease in
+                [.string(ObjectMeta.name(of: lease)), .string(lease[path: ["spec", "holderIdentity"]]?.stringValue ?? "<unknown>"),
+                 .string(Timestamp.age(of: lease[path: ["metadata", "creationTimestamp"]]?.stringValue))]
+            })
+    }
+
+    public var schemas: [SchemaDefinition] {
+        let c = "io.k8s.api.coordination.v1."
+        return [
+            SchemaDefinition(c + "Lease", "Lease defines a lease concept.", kind: ("coordination.k8s.io", "v1", "Lease"),
+                fields: CommonSchemas.topLevel(spec: c + "LeaseSpec", status: nil, specDescription: "spec contains the specification of the Lease.")),
+            SchemaDefinition(c + "LeaseSpec", "LeaseSpec is a specification of a Lease.", fields: [
+                SchemaField("holderIdentity", .string, "holderIdentity contains the identity of the holder of a current lease."),
+                SchemaField("leaseDurationSeconds", .integer, "leaseDurationSeconds is a duration that candidates for a lease need to wait to force acquire it."),
+                SchemaField("acquireTime", .time, "acquireTime is a time when the current lease was acquired."),
+                SchemaField("renewTime", .time, "renewTime is a time when the current holder of a lease has last updated the lease."),
+                SchemaField("leaseTransitions", .integer, "leaseTransitions is the number of transitions of a lease between holders."),
+                SchemaField("strategy", .string, "Strategy indicates the strategy for picking the leader for coordinated leader election."),
+                SchemaField("preferredHolder", .string, "PreferredHolder signals to a lease holder that the lease has a more optimal holder and should be given up."),
+            ]),
+        ]
+    }
+}
+
+/// Every resource kube9 serves, with lookups by URL parts.
+public struct ResourceCatalog: Sendable {
+    /// Strategies in discovery order.
+    public let strategies: [any ResourceStrategy]
+    /// All schema definitions of all kinds.
+    public let schemas: SchemaCatalog
+
+    public init(strategies: [any ResourceStrategy]) {
+        self.strategies = strategies
+        self.schemas = SchemaCatalog(CommonSchemas.definitions + strategies.flatMap(\.schemas))
+    }
+
+    /// The built-in kinds.
+    public static let builtin = ResourceCatalog(strategies: [
+        PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), LeaseStrategy(),
+    ])
+
+    /// The strategy serving `resource` in `group`/`version`.
+    public func strategy(group: String, version: String, resource: String) -> (any ResourceStrategy)? {
+        strategies.first { $0.type.group == group && $0.type.version == version && $0.type.resource == resource }
+    }
+
+    /// The strategy for a kind in an apiVersion ("v1", "coordination.k8s.io/v1").
+    public func strategy(apiVersion: String, kind: String) -> (any ResourceStrategy)? {
+        strategies.first { $0.type.apiVersion == apiVersion && $0.type.kind == kind }
+    }
+
+    /// Group-versions served, core first: ("", "v1"), ("coordination.k8s.io", "v1")…
+    public var groupVersions: [(group: String, version: String)] {
+        var seen: [(group: String, version: String)] = []
+        for strategy in strategies where !seen.contains(where: { $0.group == strategy.type.group && $0.version == strategy.type.version }) {
+            seen.append((strategy.type.group, strategy.type.version))
+        }
+        return seen
+    }
+
+    /// The schema definition name of a kind ("io.k8s.api.core.v1.Pod").
+    public func definitionName(of type: ResourceType) -> String? {
+        schemas.definitions.values.first { $0.kind?.kind == type.kind && $0.kind?.group == type.group && $0.kind?.version == type.version }?.name
+    }
+}

@@ -1,0 +1,433 @@
+/// Pods (core/v1): defaults, validation, update rules, columns and schema.
+public struct PodStrategy: ResourceStrategy {
+    public init() {}
+
+    public let type = ResourceType(
+        group: "", version: "v1", resource: "pods", singular: "pod", kind: "Pod", namespaced: true,
+        shortNames: ["po"], categories: ["all"], subresources: ["status", "binding", "log"],
+        selectableFields: ["spec.nodeName", "spec.schedulerName", "spec.restartPolicy", "spec.serviceAccountName",
+                           "status.phase", "status.podIP", "status.nominatedNodeName"])
+
+    /// Merge keys of a PodSpec, relative to the spec (reused by workloads that embed one).
+    public static let podSpecMergeKeys = MergeKeys(keyed: [
+        "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
+        "containers.ports": "containerPort", "initContainers.ports": "containerPort",
+        "containers.env": "name", "initContainers.env": "name",
+        "containers.volumeMounts": "mountPath", "initContainers.volumeMounts": "mountPath",
+        "volumes": "name", "imagePullSecrets": "name", "hostAliases": "ip",
+    ])
+
+    public var mergeKeys: MergeKeys {
+        MergeKeys.metadata.merging(Self.podSpecMergeKeys, under: "spec")
+            .merging(MergeKeys(keyed: ["status.conditions": "type"]))
+    }
+
+    public func prepareForCreate(_ object: inout JSON) {
+        var spec = object["spec"] ?? .emptyObject
+        if spec["restartPolicy"] == nil { spec["restartPolicy"] = "Always" }
+        if spec["dnsPolicy"] == nil { spec["dnsPolicy"] = "ClusterFirst" }
+        if spec["schedulerName"] == nil { spec["schedulerName"] = "default-scheduler" }
+        if spec["terminationGracePeriodSeconds"] == nil { spec["terminationGracePeriodSeconds"] = 30 }
+        if spec["securityContext"] == nil { spec["securityContext"] = .emptyObject }
+        if spec["enableServiceLinks"] == nil { spec["enableServiceLinks"] = true }
+        if spec["preemptionPolicy"] == nil { spec["preemptionPolicy"] = "PreemptLowerPriority" }
+        if spec["priority"] == nil { spec["priority"] = 0 }
+        for listName in ["containers", "initContainers"] {
+            guard let containers = spec[listName]?.arrayValue else { continue }
+            spec[listName] = .array(containers.map(Self.defaultContainer))
+        }
+        object["spec"] = spec
+        object["status"] = ["phase": "Pending", "qosClass": .string(Self.qosClass(spec))]
+    }
+
+    static func defaultContainer(_ container: JSON) -> JSON {
+        guard case .object = container else { return container }
+        var result = container
+        if result["imagePullPolicy"] == nil {
+            let image = result["image"]?.stringValue ?? ""
+            let tag = image.split(separator: "/").last.map { $0.contains(":") ? String($0.split(separator: ":").last!) : "" } ?? ""
+            result["imagePullPolicy"] = (tag.isEmpty || tag == "latest") && !image.contains("@") ? "Always" : "IfNotPresent"
+        }
+        if result["terminationMessagePath"] == nil { result["terminationMessagePath"] = "/dev/termination-log" }
+        if result["terminationMessagePolicy"] == nil { result["terminationMessagePolicy"] = "File" }
+        if result["resources"] == nil { result["resources"] = .emptyObject }
+        if let ports = result["ports"]?.arrayValue {
+            result["ports"] = .array(ports.map { port in
+                var port = port
+                if case .object = port, port["protocol"] == nil { port["protocol"] = "TCP" }
+                return port
+            })
+        }
+        return result
+    }
+
+    /// Guaranteed, Burstable or BestEffort, from the containers' requests and limits.
+    public static func qosClass(_ spec: JSON) -> String {
+        let containers = spec["containers"]?.arrayValue ?? []
+        var anySet = false
+        var guaranteed = !containers.isEmpty
+        for container in containers {
+            let requests = container[path: ["resources", "requests"]]?.objectValue ?? [:]
+            let limits = container[path: ["resources", "limits"]]?.objectValue ?? [:]
+            if !requests.isEmpty || !limits.isEmpty { anySet = true }
+            for resource in ["cpu", "memory"] {
+                guard let limit = Quantity.from(limits[resource]) else { guaranteed = false; continue }
+                if let request = Quantity.from(requests[resource]), request != limit { guaranteed = false }
+            }
+        }
+        if !anySet { return "BestEffort" }
+        return guaranteed ? "Guaranteed" : "Burstable"
+    }
+
+    public func validate(_ object: JSON) -> [FieldCause] {
+        var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: true)
+        guard let spec = object["spec"], case .object = spec else {
+            causes.append(object["spec"] == nil ? .required("spec") : .typeInvalid("spec", expected: "object", got: object["spec"]!))
+            return causes
+        }
+        var names = Set<String>()
+        if let containers = spec["containers"], !containers.isNull {
+            if let list = containers.arrayValue {
+                if list.isEmpty { causes.append(.required("spec.containers")) }
+                for (index, container) in list.enumerated() {
+                    Self.validateContainer(container, field: "spec.containers[\(index)]", names: &names, into: &causes)
+                }
+            } else {
+                causes.append(.typeInvalid("spec.containers", expected: "array", got: containers))
+            }
+        } else {
+            causes.append(.required("spec.containers"))
+        }
+        if let initContainers = spec["initContainers"]?.arrayValue {
+            for (index, container) in initContainers.enumerated() {
+                Self.validateContainer(container, field: "spec.initContainers[\(index)]", names: &names, into: &causes)
+            }
+        }
+        if let policy = spec["restartPolicy"], !["Always", "OnFailure", "Never"].contains(policy.stringValue ?? "") {
+            causes.append(.notSupported("spec.restartPolicy", policy, supported: ["Always", "OnFailure", "Never"]))
+        }
+        if let policy = spec["dnsPolicy"], !["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"].contains(policy.stringValue ?? "") {
+            causes.append(.notSupported("spec.dnsPolicy", policy, supported: ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]))
+        }
+        if let grace = spec["terminationGracePeriodSeconds"], !grace.isNull {
+            if let value = grace.intValue { if value < 0 { causes.append(.invalid("spec.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0")) } }
+            else { causes.append(.typeInvalid("spec.terminationGracePeriodSeconds", expected: "integer", got: grace)) }
+        }
+        if let deadline = spec["activeDeadlineSeconds"], !deadline.isNull, (deadline.intValue ?? 0) <= 0 {
+            causes.append(.invalid("spec.activeDeadlineSeconds", deadline, "must be between 1 and 2147483647, inclusive"))
+        }
+        if let nodeName = spec["nodeName"], !nodeName.isNull {
+            if let text = nodeName.stringValue {
+                if !text.isEmpty, let error = NameRules.dns1123SubdomainError(text) { causes.append(.invalid("spec.nodeName", nodeName, error)) }
+            } else {
+                causes.append(.typeInvalid("spec.nodeName", expected: "string", got: nodeName))
+            }
+        }
+        if let selector = spec["nodeSelector"], !selector.isNull {
+            if let members = selector.objectValue {
+                for (key, value) in members {
+                    if let error = NameRules.qualifiedNameError(key) { causes.append(.invalid("spec.nodeSelector", .string(key), error)) }
+                    if value.stringValue == nil { causes.append(.typeInvalid("spec.nodeSelector.\(key)", expected: "string", got: value)) }
+                }
+            } else {
+                causes.append(.typeInvalid("spec.nodeSelector", expected: "map of strings", got: selector))
+            }
+        }
+        if let tolerations = spec["tolerations"], !tolerations.isNull {
+            if let list = tolerations.arrayValue {
+                for (index, toleration) in list.enumerated() {
+                    let field = "spec.tolerations[\(index)]"
+                    if let op = toleration["operator"], !["Exists", "Equal"].contains(op.stringValue ?? "") {
+                        causes.append(.notSupported("\(field).operator", op, supported: ["Equal", "Exists"]))
+                    }
+                    if let effect = toleration["effect"], !effect.isNull, !["", "NoSchedule", "PreferNoSchedule", "NoExecute"].contains(effect.stringValue ?? "?") {
+                        causes.append(.notSupported("\(field).effect", effect, supported: ["NoSchedule", "PreferNoSchedule", "NoExecute"]))
+                    }
+                }
+            } else {
+                causes.append(.typeInvalid("spec.tolerations", expected: "array", got: tolerations))
+            }
+        }
+        if let volumes = spec["volumes"]?.arrayValue {
+            var volumeNames = Set<String>()
+            for (index, volume) in volumes.enumerated() {
+                guard let name = volume["name"]?.stringValue, !name.isEmpty else { causes.append(.required("spec.volumes[\(index)].name")); continue }
+                if let error = NameRules.dns1123LabelError(name) { causes.append(.invalid("spec.volumes[\(index)].name", .string(name), error)) }
+                if !volumeNames.insert(name).inserted { causes.append(.duplicate("spec.volumes[\(index)].name", .string(name))) }
+            }
+        }
+        return causes
+    }
+
+    static func validateContainer(_ container: JSON, field: String, names: inout Set<String>, into causes: inout [FieldCause]) {
+        guard case .object = container else {
+            causes.append(.typeInvalid(field, expected: "object", got: container))
+            return
+        }
+        if let name = container["name"]?.stringValue, !name.isEmpty {
+            if let error = NameRules.dns1123LabelError(name) { causes.append(.invalid("\(field).name", .string(name), error)) }
+            if !names.insert(name).inserted { causes.append(.duplicate("\(field).name", .string(name))) }
+        } else {
+            causes.append(.required("\(field).name"))
+        }
+        if let image = container["image"], let text = image.stringValue {
+            if text.trimmingSpaces.isEmpty || text != text.trimmingSpaces {
+                causes.append(text.isEmpty ? .required("\(field).image") : .invalid("\(field).image", image, "must not have leading or trailing whitespace"))
+            }
+        } else {
+            causes.append(container["image"] == nil ? .required("\(field).image") : .typeInvalid("\(field).image", expected: "string", got: container["image"]!))
+        }
+        for list in ["command", "args"] {
+            if let value = container[list], !value.isNull, value.arrayValue?.allSatisfy({ $0.stringValue != nil }) != true {
+                causes.append(.typeInvalid("\(field).\(list)", expected: "array of strings", got: value))
+            }
+        }
+        if let policy = container["imagePullPolicy"], !["Always", "IfNotPresent", "Never"].contains(policy.stringValue ?? "") {
+            causes.append(.notSupported("\(field).imagePullPolicy", policy, supported: ["Always", "IfNotPresent", "Never"]))
+        }
+        if let ports = container["ports"], !ports.isNull {
+            if let list = ports.arrayValue {
+                var seen = Set<String>()
+                for (index, port) in list.enumerated() {
+                    let portField = "\(field).ports[\(index)]"
+                    guard let number = port["containerPort"]?.intValue else {
+                        causes.append(port["containerPort"] == nil ? .required("\(portField).containerPort")
+                            : .typeInvalid("\(portField).containerPort", expected: "integer", got: port["containerPort"]!))
+                        continue
+                    }
+                    if !(1...65535).contains(number) {
+                        causes.append(.invalid("\(portField).containerPort", .int(number), "must be between 1 and 65535, inclusive"))
+                    }
+                    if let host = port["hostPort"]?.intValue, host != 0, !(1...65535).contains(host) {
+                        causes.append(.invalid("\(portField).hostPort", .int(host), "must be between 1 and 65535, inclusive"))
+                    }
+                    let proto = port["protocol"]?.stringValue ?? "TCP"
+                    if !["TCP", "UDP", "SCTP"].contains(proto) {
+                        causes.append(.notSupported("\(portField).protocol", .string(proto), supported: ["SCTP", "TCP", "UDP"]))
+                    }
+                    if !seen.insert("\(number)/\(proto)").inserted {
+                        causes.append(.duplicate("\(portField)", ["containerPort": .int(number), "protocol": .string(proto)]))
+                    }
+                    if let name = port["name"]?.stringValue, !name.isEmpty, name.utf8.count > 15 || NameRules.dns1123LabelError(name) != nil {
+                        causes.append(.invalid("\(portField).name", .string(name), "must be no more than 15 characters and a lowercase RFC 1123 label"))
+                    }
+                }
+            } else {
+                causes.append(.typeInvalid("\(field).ports", expected: "array", got: ports))
+            }
+        }
+        if let env = container["env"], !env.isNull {
+            if let list = env.arrayValue {
+                for (index, variable) in list.enumerated() where (variable["name"]?.stringValue ?? "").isEmpty {
+                    causes.append(.required("\(field).env[\(index)].name"))
+                }
+            } else {
+                causes.append(.typeInvalid("\(field).env", expected: "array", got: env))
+            }
+        }
+        if let resources = container["resources"], !resources.isNull {
+            for part in ["requests", "limits"] {
+                guard let map = resources[part], !map.isNull else { continue }
+                guard let members = map.objectValue else {
+                    causes.append(.typeInvalid("\(field).resources.\(part)", expected: "map of quantities", got: map))
+                    continue
+                }
+                for (name, value) in members where Quantity.from(value) == nil {
+                    causes.append(.invalid("\(field).resources.\(part)[\(name)]", value, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' and be non-negative"))
+                }
+            }
+            if let requests = resources["requests"]?.objectValue, let limits = resources["limits"]?.objectValue {
+                for (name, limitValue) in limits {
+                    if let limit = Quantity.from(limitValue), let request = Quantity.from(requests[name]), request > limit {
+                        causes.append(.invalid("\(field).resources.requests[\(name)]", requests[name], "must be less than or equal to \(name) limit of \(limit)"))
+                    }
+                }
+            }
+        }
+    }
+
+    public func validateUpdate(_ object: JSON, old: JSON) -> [FieldCause] {
+        var causes = validate(object)
+        // Pod specs are immutable except images, activeDeadlineSeconds, tolerations and the grace period.
+        func masked(_ spec: JSON?) -> JSON {
+            var spec = spec ?? .emptyObject
+            for listName in ["containers", "initContainers"] {
+                if let list = spec[listName]?.arrayValue {
+                    spec[listName] = .array(list.map { container in var container = container; container["image"] = nil; return container })
+                }
+            }
+            spec["activeDeadlineSeconds"] = nil
+            spec["tolerations"] = nil
+            spec["terminationGracePeriodSeconds"] = nil
+            return spec
+        }
+        let oldNode = old[path: ["spec", "nodeName"]]?.stringValue ?? ""
+        let newNode = object[path: ["spec", "nodeName"]]?.stringValue ?? ""
+        if !oldNode.isEmpty, oldNode != newNode {
+            causes.append(.forbidden("spec.nodeName", "pod is already bound to \"\(oldNode)\"; nodeName cannot change"))
+        } else if masked(object["spec"]) != masked(old["spec"]) {
+            var oldMasked = masked(old["spec"])
+            oldMasked["nodeName"] = nil
+            var newMasked = masked(object["spec"])
+            newMasked["nodeName"] = nil
+            if oldMasked != newMasked {
+                causes.append(.forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))
+            }
+        }
+        return causes
+    }
+
+    public var table: TableDefinition {
+        TableDefinition(
+            columns: [
+                TableColumn("Name", format: "name", description: "Name must be unique within a namespace."),
+                TableColumn("Ready", description: "The aggregate readiness state of this pod for accepting traffic."),
+                TableColumn("Status", description: "The aggregate status of the containers in this pod."),
+                TableColumn("Restarts", description: "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
+                TableColumn("Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created."),
+                TableColumn("IP", description: "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.", priority: 1),
+                TableColumn("Node", description: "NodeName is a request to schedule this pod onto a specific node.", priority: 1),
+                TableColumn("Nominated Node", description: "nominatedNodeName is set when this pod preempts other pods on the node.", priority: 1),
+                TableColumn("Readiness Gates", description: "If specified, all readiness gates will be evaluated for pod readiness.", priority: 1),
+            ],
+            cells: { pod in
+                let containers = pod[path: ["spec", "containers"]]?.arrayValue ?? []
+                let statuses = pod[path: ["status", "containerStatuses"]]?.arrayValue ?? []
+                let ready = statuses.filter { $0["ready"]?.boolValue == true }.count
+                let restarts = statuses.reduce(Int64(0)) { $0 + ($1["restartCount"]?.intValue ?? 0) }
+                var reason = pod[path: ["status", "reason"]]?.stringValue ?? pod[path: ["status", "phase"]]?.stringValue ?? "Unknown"
+                for status in statuses {
+                    if let waiting = status[path: ["state", "waiting", "reason"]]?.stringValue, !waiting.isEmpty { reason = waiting }
+                    else if let terminated = status[path: ["state", "terminated", "reason"]]?.stringValue, !terminated.isEmpty, reason != "Running" { reason = terminated }
+                }
+                if ObjectMeta.deletionTimestamp(of: pod) != nil { reason = "Terminating" }
+                let gates = pod[path: ["spec", "readinessGates"]]?.arrayValue ?? []
+                return [
+                    .string(ObjectMeta.name(of: pod)), .string("\(ready)/\(containers.count)"), .string(reason), .int(restarts),
+                    .string(Timestamp.age(of: pod[path: ["metadata", "creationTimestamp"]]?.stringValue)),
+                    .string(pod[path: ["status", "podIP"]]?.stringValue ?? "<none>"),
+                    .string((pod[path: ["spec", "nodeName"]]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? "<none>"),
+                    .string(pod[path: ["status", "nominatedNodeName"]]?.stringValue ?? "<none>"),
+                    .string(gates.isEmpty ? "<none>" : "\(gates.count)"),
+                ]
+            })
+    }
+
+    static let core = "io.k8s.api.core.v1."
+    public var schemas: [SchemaDefinition] {
+        let c = Self.core
+        return [
+            SchemaDefinition(c + "Pod", "Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.",
+                kind: ("", "v1", "Pod"),
+                fields: CommonSchemas.topLevel(spec: c + "PodSpec", status: c + "PodStatus",
+                    specDescription: "Specification of the desired behavior of the pod.",
+                    statusDescription: "Most recently observed status of the pod. This data may not be up to date. Populated by the system. Read-only.")),
+            SchemaDefinition(c + "PodSpec", "PodSpec is a description of a pod.", fields: [
+                SchemaField("containers", .array(.ref(c + "Container")), "List of containers belonging to the pod. Containers cannot currently be added or removed. There must be at least one container in a Pod. Cannot be updated.", required: true, mergeKey: "name"),
+                SchemaField("initContainers", .array(.ref(c + "Container")), "List of initialization containers belonging to the pod. Init containers are executed in order prior to containers being started.", mergeKey: "name"),
+                SchemaField("ephemeralContainers", .array(.freeform), "List of ephemeral containers run in this pod.", mergeKey: "name"),
+                SchemaField("volumes", .array(.ref(c + "Volume")), "List of volumes that can be mounted by containers belonging to the pod.", mergeKey: "name"),
+                SchemaField("restartPolicy", .string, "Restart policy for all containers within the pod. One of Always, OnFailure, Never. Default to Always."),
+                SchemaField("terminationGracePeriodSeconds", .integer, "Optional duration in seconds the pod needs to terminate gracefully. Defaults to 30 seconds."),
+                SchemaField("activeDeadlineSeconds", .integer, "Optional duration in seconds the pod may be active on the node relative to StartTime before the system will actively try to mark it failed and kill associated containers."),
+                SchemaField("dnsPolicy", .string, "Set DNS policy for the pod. Defaults to \"ClusterFirst\"."),
+                SchemaField("dnsConfig", .freeform, "Specifies the DNS parameters of a pod."),
+                SchemaField("nodeSelector", .map(.string), "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node."),
+                SchemaField("serviceAccountName", .string, "ServiceAccountName is the name of the ServiceAccount to use to run this pod."),
+                SchemaField("serviceAccount", .string, "DeprecatedServiceAccount is a deprecated alias for ServiceAccountName."),
+                SchemaField("automountServiceAccountToken", .boolean, "AutomountServiceAccountToken indicates whether a service account token should be automatically mounted."),
+                SchemaField("nodeName", .string, "NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName."),
+                SchemaField("hostNetwork", .boolean, "Host networking requested for this pod. Use the host's network namespace."),
+                SchemaField("hostPID", .boolean, "Use the host's pid namespace."),
+                SchemaField("hostIPC", .boolean, "Use the host's ipc namespace."),
+                SchemaField("hostUsers", .boolean, "Use the host's user namespace."),
+                SchemaField("shareProcessNamespace", .boolean, "Share a single process namespace between all of the containers in a pod."),
+                SchemaField("securityContext", .freeform, "SecurityContext holds pod-level security attributes and common container settings."),
+                SchemaField("imagePullSecrets", .array(.freeform), "ImagePullSecrets is an optional list of references to secrets in the same namespace to use for pulling any of the images used by this PodSpec.", mergeKey: "name"),
+                SchemaField("hostname", .string, "Specifies the hostname of the Pod. If not specified, the pod's hostname will be set to a system-defined value."),
+                SchemaField("subdomain", .string, "If specified, the fully qualified Pod hostname will be \"<hostname>.<subdomain>.<pod namespace>.svc.<cluster domain>\"."),
+                SchemaField("setHostnameAsFQDN", .boolean, "If true the pod's hostname will be configured as the pod's FQDN."),
+                SchemaField("affinity", .freeform, "If specified, the pod's scheduling constraints."),
+                SchemaField("schedulerName", .string, "If specified, the pod will be dispatched by specified scheduler. If not specified, the pod will be dispatched by default scheduler."),
+                SchemaField("tolerations", .array(.ref(c + "Toleration")), "If specified, the pod's tolerations."),
+                SchemaField("hostAliases", .array(.freeform), "HostAliases is an optional list of hosts and IPs that will be injected into the pod's hosts file.", mergeKey: "ip"),
+                SchemaField("priorityClassName", .string, "If specified, indicates the pod's priority."),
+                SchemaField("priority", .integer, "The priority value. Various system components use this field to find the priority of the pod."),
+                SchemaField("preemptionPolicy", .string, "PreemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority."),
+                SchemaField("readinessGates", .array(.freeform), "If specified, all readiness gates will be evaluated for pod readiness."),
+                SchemaField("runtimeClassName", .string, "RuntimeClassName refers to a RuntimeClass object in the node.k8s.io group."),
+                SchemaField("enableServiceLinks", .boolean, "EnableServiceLinks indicates whether information about services should be injected into pod's environment variables."),
+                SchemaField("overhead", .map(.quantity), "Overhead represents the resource overhead associated with running a pod for a given RuntimeClass."),
+                SchemaField("topologySpreadConstraints", .array(.freeform), "TopologySpreadConstraints describes how a group of pods ought to spread across topology domains."),
+                SchemaField("os", .freeform, "Specifies the OS of the containers in the pod."),
+                SchemaField("schedulingGates", .array(.freeform), "SchedulingGates is an opaque list of values that if specified will block scheduling the pod."),
+                SchemaField("resourceClaims", .array(.freeform), "ResourceClaims defines which ResourceClaims must be allocated and reserved before the Pod is allowed to start."),
+                SchemaField("resources", .ref(c + "ResourceRequirements"), "Resources is the total amount of CPU and Memory resources required by all containers in the pod."),
+            ]),
+            SchemaDefinition(c + "Container", "A single application container that you want to run within a pod.", fields: [
+                SchemaField("name", .string, "Name of the container specified as a DNS_LABEL. Each container in a pod must have a unique name (DNS_LABEL). Cannot be updated.", required: true),
+                SchemaField("image", .string, "Container image name. No registry is reachable from kube9 nodes: the image must exist locally."),
+                SchemaField("command", .array(.string), "Entrypoint array. Not executed within a shell. The container image's ENTRYPOINT is used if this is not provided."),
+                SchemaField("args", .array(.string), "Arguments to the entrypoint. The container image's CMD is used if this is not provided."),
+                SchemaField("workingDir", .string, "Container's working directory. If not specified, the container runtime's default will be used."),
+                SchemaField("ports", .array(.ref(c + "ContainerPort")), "List of ports to expose from the container.", mergeKey: "containerPort"),
+                SchemaField("envFrom", .array(.freeform), "List of sources to populate environment variables in the container."),
+                SchemaField("env", .array(.ref(c + "EnvVar")), "List of environment variables to set in the container. Cannot be updated.", mergeKey: "name"),
+                SchemaField("resources", .ref(c + "ResourceRequirements"), "Compute Resources required by this container. Cannot be updated."),
+                SchemaField("resizePolicy", .array(.freeform), "Resources resize policy for the container."),
+                SchemaField("restartPolicy", .string, "RestartPolicy defines the restart behavior of individual containers in a pod."),
+                SchemaField("volumeMounts", .array(.freeform), "Pod volumes to mount into the container's filesystem. Cannot be updated.", mergeKey: "mountPath"),
+                SchemaField("volumeDevices", .array(.freeform), "volumeDevices is the list of block devices to be used by the container."),
+                SchemaField("livenessProbe", .freeform, "Periodic probe of container liveness. Container will be restarted if the probe fails."),
+                SchemaField("readinessProbe", .freeform, "Periodic probe of container service readiness. Container will be removed from service endpoints if the probe fails."),
+                SchemaField("startupProbe", .freeform, "StartupProbe indicates that the Pod has successfully initialized."),
+                SchemaField("lifecycle", .freeform, "Actions that the management system should take in response to container lifecycle events."),
+                SchemaField("terminationMessagePath", .string, "Path at which the file to which the container's termination message will be written is mounted into the container's filesystem."),
+                SchemaField("terminationMessagePolicy", .string, "Indicate how the termination message should be populated."),
+                SchemaField("imagePullPolicy", .string, "Image pull policy. One of Always, Never, IfNotPresent."),
+                SchemaField("securityContext", .freeform, "SecurityContext defines the security options the container should be run with."),
+                SchemaField("stdin", .boolean, "Whether this container should allocate a buffer for stdin in the container runtime."),
+                SchemaField("stdinOnce", .boolean, "Whether the container runtime should close the stdin channel after it has been opened by a single attach."),
+                SchemaField("tty", .boolean, "Whether this container should allocate a TTY for itself."),
+            ]),
+            SchemaDefinition(c + "ContainerPort", "ContainerPort represents a network port in a single container.", fields: [
+                SchemaField("containerPort", .integer, "Number of port to expose on the pod's IP address. This must be a valid port number, 0 < x < 65536.", required: true),
+                SchemaField("hostPort", .integer, "Number of port to expose on the host."),
+                SchemaField("hostIP", .string, "What host IP to bind the external port to."),
+                SchemaField("name", .string, "If specified, this must be an IANA_SVC_NAME and unique within the pod."),
+                SchemaField("protocol", .string, "Protocol for port. Must be UDP, TCP, or SCTP. Defaults to \"TCP\"."),
+            ]),
+            SchemaDefinition(c + "EnvVar", "EnvVar represents an environment variable present in a Container.", fields: [
+                SchemaField("name", .string, "Name of the environment variable.", required: true),
+                SchemaField("value", .string, "Variable references $(VAR_NAME) are expanded using the previously defined environment variables in the container."),
+                SchemaField("valueFrom", .freeform, "Source for the environment variable's value. Cannot be used if value is not empty."),
+            ]),
+            SchemaDefinition(c + "ResourceRequirements", "ResourceRequirements describes the compute resource requirements.", fields: [
+                SchemaField("limits", .map(.quantity), "Limits describes the maximum amount of compute resources allowed."),
+                SchemaField("requests", .map(.quantity), "Requests describes the minimum amount of compute resources required. The scheduler uses requests to place pods."),
+                SchemaField("claims", .array(.freeform), "Claims lists the names of resources, defined in spec.resourceClaims, that are used by this container."),
+            ]),
+            SchemaDefinition(c + "Toleration", "The pod this Toleration is attached to tolerates any taint that matches the triple <key,value,effect> using the matching operator <operator>.", fields: [
+                SchemaField("key", .string, "Key is the taint key that the toleration applies to. Empty means match all taint keys."),
+                SchemaField("operator", .string, "Operator represents a key's relationship to the value. Valid operators are Exists and Equal. Defaults to Equal."),
+                SchemaField("value", .string, "Value is the taint value the toleration matches to."),
+                SchemaField("effect", .string, "Effect indicates the taint effect to match. Empty means match all taint effects."),
+                SchemaField("tolerationSeconds", .integer, "TolerationSeconds represents the period of time the toleration (which must be of effect NoExecute) tolerates the taint."),
+            ]),
+            SchemaDefinition(c + "Volume", "Volume represents a named volume in a pod that may be accessed by any container in the pod.", closed: false, fields: [
+                SchemaField("name", .string, "name of the volume. Must be a DNS_LABEL and unique within the pod.", required: true),
+            ]),
+            SchemaDefinition(c + "PodStatus", "PodStatus represents information about the status of a pod.", closed: false, fields: [
+                SchemaField("phase", .string, "The phase of a Pod is a simple, high-level summary of where the Pod is in its lifecycle: Pending, Running, Succeeded, Failed, Unknown."),
+                SchemaField("conditions", .array(.freeform), "Current service state of pod.", mergeKey: "type"),
+                SchemaField("message", .string, "A human readable message indicating details about why the pod is in this condition."),
+                SchemaField("reason", .string, "A brief CamelCase message indicating details about why the pod is in this state."),
+                SchemaField("hostIP", .string, "hostIP holds the IP address of the host to which the pod is assigned."),
+                SchemaField("podIP", .string, "podIP address allocated to the pod."),
+                SchemaField("startTime", .time, "RFC 3339 date and time at which the object was acknowledged by the Kubelet."),
+                SchemaField("containerStatuses", .array(.freeform), "The list has one entry per container in the manifest."),
+                SchemaField("qosClass", .string, "The Quality of Service (QOS) classification assigned to the pod based on resource requirements."),
+            ]),
+        ]
+    }
+}

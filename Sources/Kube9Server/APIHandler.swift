@@ -1,0 +1,519 @@
+import HTTPTypes
+import Hummingbird
+import Kube9Model
+import Kube9Store
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The Kubernetes REST API over HTTP: routing, content negotiation, bodies, and the mapping
+/// of every error to a `Status` response. The semantics live in `ObjectRegistry`.
+///
+/// ```
+/// request ─▶ RequestPath.parse ─▶ verb handler ─▶ ObjectRegistry ─▶ Store
+///                                      │                               │
+///                                      └── JSON / Table / watch stream ◀┘
+/// ```
+/// Mutable facts about the running server, shared by all requests.
+final class ServerState: Sendable {
+    /// host:port the server is bound to (set once listening).
+    let address = Mutex("127.0.0.1:6443")
+    /// True once the server listens and the store is loaded.
+    let ready = Mutex(false)
+}
+
+struct APIHandler: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let registry: ObjectRegistry
+    let catalog: ResourceCatalog
+    let discovery: Discovery
+    let openAPI: OpenAPIDocuments
+    let logger: Logger
+    let state: ServerState
+
+    /// Bodies above this many bytes get 413 (Kubernetes' own limit is 3 MiB).
+    static let maximumBodyBytes = 3 * 1024 * 1024
+    /// A larger body is not read to its end before answering 413.
+    static let maximumDrainBytes = 64 * 1024 * 1024
+
+    var store: any Store { registry.store }
+
+    init(registry: ObjectRegistry, logger: Logger) {
+        self.registry = registry
+        self.catalog = registry.catalog
+        self.discovery = Discovery(catalog: registry.catalog)
+        self.openAPI = OpenAPIDocuments(catalog: registry.catalog)
+        self.logger = logger
+        self.state = ServerState()
+    }
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await route(request)
+        } catch {
+            response = Self.errorResponse(Self.apiError(from: error))
+        }
+        if logger.logLevel <= .debug {
+            let elapsed = ContinuousClock.now - start
+            let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+            logger.debug("request", metadata: [
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.string)",
+                "status": "\(response.status.code)", "durationMs": "\(Double(Int(milliseconds * 1000)) / 1000)",
+            ])
+        }
+        return response
+    }
+
+    /// Maps any thrown error to the API error it stands for. The one place errors become HTTP.
+    static func apiError(from error: any Error) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let error as StoreError:
+            switch error {
+            case .compacted(let requested, let oldest): return .expired("too old resource version: \(requested) (\(oldest))")
+            case .closed: return .unavailable("the server is shutting down")
+            case .database(let message): return .internalError("storage: \(message)")
+            }
+        case let error as JSONParseError:
+            return .badRequest("the body of the request is not valid JSON: \(error)")
+        default:
+            return .internalError(String(describing: error))
+        }
+    }
+
+    // MARK: Responses
+
+    static func jsonResponse(_ code: Int, _ bytes: [UInt8], warnings: [String] = []) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        for warning in warnings {
+            headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \(JSON.string(warning).text)"))
+        }
+        return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func jsonResponse(_ code: Int, _ json: JSON, warnings: [String] = []) -> Response {
+        jsonResponse(code, json.serialized(), warnings: warnings)
+    }
+
+    static func errorResponse(_ error: APIError) -> Response { jsonResponse(error.code, error.status) }
+
+    static func textResponse(_ code: Int, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func successStatus(_ code: Int = 200, details: JSON? = nil) -> JSON {
+        var status: JSON = ["kind": "Status", "apiVersion": "v1", "metadata": .emptyObject, "status": "Success"]
+        if let details { status["details"] = details }
+        status["code"] = .int(Int64(code))
+        return status
+    }
+
+    // MARK: Routing
+
+    func route(_ request: Request) async throws -> Response {
+        let path = request.uri.path
+        let query = Self.query(request)
+        let accept = request.headers[values: .accept].joined(separator: ",")
+        let target = try RequestPath.parse(path, catalog: catalog)
+        let method = request.method
+        switch target {
+        case .version:
+            try requireGet(method, path)
+            return Self.jsonResponse(200, Self.versionInfo)
+        case .health(let check):
+            if check.hasPrefix("readyz"), !state.ready.withLock({ $0 }) { return Self.textResponse(503, "[-]store not ready\nreadyz check failed") }
+            return Self.textResponse(200, "ok")
+        case .apiRoot:
+            try requireGet(method, path)
+            if let version = Discovery.aggregatedVersion(accept: accept) {
+                return aggregatedResponse(discovery.aggregated(core: true, version: version), version: version)
+            }
+            return Self.jsonResponse(200, discovery.legacyAPIVersions(serverAddress: state.address.withLock { $0 }))
+        case .apisRoot:
+            try requireGet(method, path)
+            if let version = Discovery.aggregatedVersion(accept: accept) {
+                return aggregatedResponse(discovery.aggregated(core: false, version: version), version: version)
+            }
+            return Self.jsonResponse(200, discovery.legacyGroupList)
+        case .group(let group):
+            try requireGet(method, path)
+            return Self.jsonResponse(200, discovery.legacyGroupDocument(group))
+        case .groupVersion(let group, let version):
+            try requireGet(method, path)
+            return Self.jsonResponse(200, discovery.resourceList(group: group, version: version))
+        case .openAPIIndex:
+            try requireGet(method, path)
+            return Self.jsonResponse(200, openAPI.index)
+        case .openAPIDocument(let group, let version):
+            try requireGet(method, path)
+            let key = group.isEmpty ? "api/\(version)" : "apis/\(group)/\(version)"
+            guard let document = openAPI.documents[key] else { throw APIError.unknownPath(path) }
+            return Self.jsonResponse(200, document.bytes)
+        case .openAPIv2:
+            // kubectl asks for v2 only in protobuf, and only as a fallback; v3 serves it fully.
+            throw APIError.unknownPath(path)
+        case .unknown:
+            throw APIError.unknownPath(path)
+        case .resource(let route):
+            return try await resource(route, request: request, query: query, accept: accept)
+        }
+    }
+
+    static let versionInfo: JSON = [
+        "major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "kube9", "gitTreeState": "clean",
+        "buildDate": "2026-11-27T00:00:00Z", "goVersion": "swift6", "compiler": "swiftc", "platform": "linux/amd64",
+        "kube9Version": .string(Kube9Build.version),
+    ]
+
+    func aggregatedResponse(_ document: JSON, version: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = version == "v2beta1" ? Discovery.aggregatedV2Beta1 : Discovery.aggregatedV2
+        headers[.vary] = "Accept"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: document.serialized())))
+    }
+
+    func requireGet(_ method: HTTPRequest.Method, _ path: String) throws(APIError) {
+        if method != .get && method != .head { throw APIError.methodNotAllowed("the server does not allow this method on \(path)") }
+    }
+
+    static func query(_ request: Request) -> [String: String] {
+        var result: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters {
+            let name = String(key).removingPercentEncoding
+            if result[name] == nil { result[name] = String(value) }
+        }
+        return result
+    }
+
+    static func isTrue(_ value: String?) -> Bool { value == "true" || value == "1" }
+
+    func resource(_ route: ResourceRoute, request: Request, query: [String: String], accept: String) async throws -> Response {
+        let strategy = route.strategy
+        let type = route.type
+        let namespace = route.namespace ?? ""
+        switch (request.method, route.name, route.subresource) {
+        case (.get, nil, nil):
+            if Self.isTrue(query["watch"]) { return try watch(route, query: query, accept: accept) }
+            return try list(route, query: query, accept: accept)
+        case (.post, nil, nil):
+            guard route.namespace != nil || !type.namespaced else {
+                throw APIError.methodNotAllowed("create of \(type.resource) needs a namespace in the path")
+            }
+            let body = try await readBody(request)
+            let result = try await registry.create(strategy, namespace: namespace, body: body, options: writeOptions(query))
+            return Self.jsonResponse(201, result.object, warnings: result.warnings)
+        case (.delete, nil, nil):
+            return try await deleteCollection(route, request: request, query: query)
+        case (.get, let name?, nil):
+            let object = try registry.get(type, namespace: namespace, name: name)
+            if Self.wantsTable(accept) { return Self.jsonResponse(200, table(type: strategy, objects: [object], revision: object.revision, continueToken: nil, query: query)) }
+            return Self.jsonResponse(200, object.bytes)
+        case (.put, let name?, nil):
+            let body = try await readBody(request)
+            let result = try await registry.update(strategy, namespace: namespace, name: name, body: body, options: writeOptions(query))
+            return Self.jsonResponse(200, result.object, warnings: result.warnings)
+        case (.patch, let name?, nil), (.patch, let name?, "status"):
+            let (patchType, body) = try await readPatch(request)
+            let part: ObjectRegistry.Part = route.subresource == "status" ? .status : .main
+            let result = try await registry.patch(strategy, namespace: namespace, name: name, patchType: patchType, patch: body, part: part, options: writeOptions(query))
+            return Self.jsonResponse(200, result.object, warnings: result.warnings)
+        case (.delete, let name?, nil):
+            let options = try await deleteOptions(request, query: query)
+            let result = try await registry.delete(strategy, namespace: namespace, name: name, options: options)
+            return Self.jsonResponse(200, result.object)
+        case (.get, let name?, "status"):
+            return Self.jsonResponse(200, try registry.get(type, namespace: namespace, name: name).bytes)
+        case (.put, let name?, "status"):
+            let body = try await readBody(request)
+            let result = try await registry.update(strategy, namespace: namespace, name: name, body: body, part: .status, options: writeOptions(query))
+            return Self.jsonResponse(200, result.object, warnings: result.warnings)
+        case (.post, let name?, "binding"):
+            let body = try await readBody(request)
+            try await registry.bind(namespace: namespace, podName: name, body: body)
+            return Self.jsonResponse(201, Self.successStatus(201))
+        case (.get, let name?, "log"):
+            let pod = try registry.get(type, namespace: namespace, name: name)
+            let node = pod.object[path: ["spec", "nodeName"]]?.stringValue ?? ""
+            if node.isEmpty {
+                throw APIError.badRequest("pod \(name) does not have a host assigned")
+            }
+            throw APIError.badRequest("container logs for pod \(name) on node \(node) are not available: this kube9 server has no node agent that serves pod logs yet")
+        default:
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource (\(request.method.rawValue) \(type.resource)\(route.subresource.map { "/\($0)" } ?? ""))")
+        }
+    }
+
+    func writeOptions(_ query: [String: String]) throws(APIError) -> WriteOptions {
+        var options = WriteOptions()
+        if let dryRun = query["dryRun"] {
+            guard dryRun == "All" else { throw APIError.badRequest("dryRun: Unsupported value: \"\(dryRun)\": supported values: \"All\"") }
+            options.dryRun = true
+        }
+        if let validation = query["fieldValidation"], !validation.isEmpty {
+            guard let value = FieldValidation(rawValue: validation) else {
+                throw APIError.badRequest("fieldValidation: Unsupported value: \"\(validation)\": supported values: \"Ignore\", \"Strict\", \"Warn\"")
+            }
+            options.fieldValidation = value
+        }
+        return options
+    }
+
+    // MARK: Bodies
+
+    static func mediaType(_ request: Request) -> String {
+        let value = request.headers[.contentType] ?? "application/json"
+        return (value.split(separator: ";").first.map(String.init) ?? value).trimmingSpaces.lowercased()
+    }
+
+    /// Reads the body up to the limit; a larger one is drained and refused with 413.
+    func readBytes(_ request: Request) async throws -> [UInt8] {
+        var collected: [UInt8] = []
+        var total = 0
+        for try await chunk in request.body {
+            total += chunk.readableBytes
+            if total <= Self.maximumBodyBytes {
+                collected.append(contentsOf: chunk.readableBytesView)
+            } else if total > Self.maximumDrainBytes {
+                break
+            }
+        }
+        if total > Self.maximumBodyBytes { throw APIError.tooLarge(limit: Self.maximumBodyBytes) }
+        return collected
+    }
+
+    func readBody(_ request: Request) async throws -> JSON {
+        let bytes = try await readBytes(request)
+        switch Self.mediaType(request) {
+        case "application/json", "":
+            if bytes.isEmpty { throw APIError.badRequest("the request body is empty; a JSON object is required") }
+            return try Self.parseJSON(bytes)
+        case "application/vnd.kubernetes.protobuf":
+            return try ProtobufBody.decode(bytes)
+        case let other:
+            throw APIError.unsupportedMediaType("the body of the request was in an unknown format (\(other)) - accepted media types include: application/json, application/vnd.kubernetes.protobuf (Namespace only)")
+        }
+    }
+
+    static func parseJSON(_ bytes: [UInt8]) throws(APIError) -> JSON {
+        do {
+            return try JSON.parse(bytes)
+        } catch {
+            if error.isTooDeep { throw APIError.badRequest("the request body nests deeper than \(JSON.maximumDepth) levels") }
+            throw APIError.badRequest("the body of the request is not valid JSON: \(error)")
+        }
+    }
+
+    func readPatch(_ request: Request) async throws -> (PatchType, JSON) {
+        let mediaType = Self.mediaType(request)
+        guard let patchType = PatchType(rawValue: mediaType) else {
+            throw APIError.unsupportedMediaType("the body of the request was in an unknown format (\(mediaType)) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
+        }
+        let bytes = try await readBytes(request)
+        if bytes.isEmpty { throw APIError.badRequest("the patch body is empty") }
+        return (patchType, try Self.parseJSON(bytes))
+    }
+
+    func deleteOptions(_ request: Request, query: [String: String]) async throws -> ObjectRegistry.DeleteOptions {
+        var options = ObjectRegistry.DeleteOptions()
+        let bytes = try await readBytes(request)
+        if !bytes.isEmpty {
+            let body = try Self.parseJSON(bytes)
+            guard case .object = body else { throw APIError.badRequest("DeleteOptions must be a JSON object") }
+            if let grace = body["gracePeriodSeconds"], !grace.isNull {
+                guard let value = grace.intValue else { throw APIError.badRequest("gracePeriodSeconds must be an integer") }
+                options.gracePeriodSeconds = value
+            }
+            options.preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue
+            options.preconditionResourceVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
+            if let dryRun = body["dryRun"]?.arrayValue, dryRun.contains("All") { options.dryRun = true }
+            if let policy = body["propagationPolicy"]?.stringValue, !["Orphan", "Background", "Foreground"].contains(policy) {
+                throw APIError.badRequest("propagationPolicy: Unsupported value: \"\(policy)\": supported values: \"Background\", \"Foreground\", \"Orphan\"")
+            }
+        }
+        if let grace = query["gracePeriodSeconds"] {
+            guard let value = Int64(grace) else { throw APIError.badRequest("gracePeriodSeconds must be an integer, got \"\(grace)\"") }
+            options.gracePeriodSeconds = value
+        }
+        if let dryRun = query["dryRun"] {
+            guard dryRun == "All" else { throw APIError.badRequest("dryRun: Unsupported value: \"\(dryRun)\": supported values: \"All\"") }
+            options.dryRun = true
+        }
+        return options
+    }
+
+    // MARK: Lists and tables
+
+    func selectors(_ type: ResourceType, _ query: [String: String]) throws(APIError) -> (LabelSelector, FieldSelector) {
+        let labels = try LabelSelector.parse(query["labelSelector"] ?? "")
+        let fields = try FieldSelector.parse(query["fieldSelector"] ?? "", supportedFields: type.selectableFields, kind: type.kind)
+        return (labels, fields)
+    }
+
+    static func parseResourceVersion(_ value: String?) throws(APIError) -> Int64? {
+        guard let value, !value.isEmpty else { return nil }
+        guard let revision = Int64(value), revision >= 0 else {
+            throw APIError.badRequest("invalid resource version \"\(value)\": must be a non-negative integer")
+        }
+        return revision
+    }
+
+    static func wantsTable(_ accept: String) -> Bool { accept.contains("as=Table") }
+
+    func list(_ route: ResourceRoute, query: [String: String], accept: String) throws -> Response {
+        let type = route.type
+        let (labels, fields) = try selectors(type, query)
+        _ = try Self.parseResourceVersion(query["resourceVersion"])
+        var limit: Int? = nil
+        if let text = query["limit"], !text.isEmpty {
+            guard let value = Int(text), value >= 0 else { throw APIError.badRequest("limit must be a non-negative integer, got \"\(text)\"") }
+            limit = value
+        }
+        let (objects, revision, next) = try registry.list(type, namespace: route.namespace, labels: labels, fields: fields,
+                                                          limit: limit, continueToken: query["continue"])
+        if Self.wantsTable(accept) {
+            return Self.jsonResponse(200, table(type: route.strategy, objects: objects, revision: revision, continueToken: next, query: query))
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(objects.reduce(128) { $0 + $1.bytes.count + 1 })
+        bytes.append(contentsOf: "{\"kind\":\"\(type.listKind)\",\"apiVersion\":\"\(type.apiVersion)\",\"metadata\":{\"resourceVersion\":\"\(revision)\"".utf8)
+        if let next { bytes.append(contentsOf: ",\"continue\":".utf8); JSON.writeString(next, to: &bytes) }
+        bytes.append(contentsOf: "},\"items\":[".utf8)
+        for (index, object) in objects.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: object.bytes)
+        }
+        bytes.append(contentsOf: "]}".utf8)
+        return Self.jsonResponse(200, bytes)
+    }
+
+    func table(type strategy: any ResourceStrategy, objects: [StoredObject], revision: Int64, continueToken: String?, query: [String: String]) -> JSON {
+        let definition = strategy.table
+        let include = query["includeObject"] ?? "Metadata"
+        var metadata: JSON = ["resourceVersion": .string(String(revision))]
+        if let continueToken { metadata["continue"] = .string(continueToken) }
+        return ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
+                "columnDefinitions": definition.columnDefinitionsJSON,
+                "rows": .array(objects.map { definition.row(for: $0.object, includeObject: include) })]
+    }
+
+    func deleteCollection(_ route: ResourceRoute, request: Request, query: [String: String]) async throws -> Response {
+        let type = route.type
+        guard type.verbs.contains("deletecollection") else {
+            throw APIError.methodNotAllowed("the server does not allow deletecollection on \(type.resource)")
+        }
+        let (labels, fields) = try selectors(type, query)
+        let options = try await deleteOptions(request, query: query)
+        let (objects, _, _) = try registry.list(type, namespace: route.namespace, labels: labels, fields: fields)
+        var deleted: [JSON] = []
+        for object in objects {
+            do {
+                let result = try await registry.delete(route.strategy, namespace: object.key.namespace, name: object.key.name, options: options)
+                deleted.append(result.object)
+            } catch let error as APIError {
+                if case .notFound = error { continue }
+                throw error
+            }
+        }
+        return Self.jsonResponse(200, ["kind": .string(type.listKind), "apiVersion": .string(type.apiVersion),
+                                       "metadata": ["resourceVersion": .string(String(store.currentRevision))], "items": .array(deleted)])
+    }
+
+    // MARK: Watch
+
+    func watch(_ route: ResourceRoute, query: [String: String], accept: String) throws -> Response {
+        let type = route.type
+        let (labels, fields) = try selectors(type, query)
+        var revision = try Self.parseResourceVersion(query["resourceVersion"])
+        if revision == 0 { revision = nil }
+        let timeout: Int
+        if let text = query["timeoutSeconds"], !text.isEmpty {
+            guard let value = Int(text), value >= 0 else { throw APIError.badRequest("timeoutSeconds must be a non-negative integer, got \"\(text)\"") }
+            timeout = value
+        } else {
+            timeout = Int.random(in: 1800...3600)
+        }
+        let wantsBookmarks = Self.isTrue(query["allowWatchBookmarks"])
+        let selecting = !labels.isEmpty || !fields.isEmpty
+        let matches: @Sendable (StoredObject?) -> Bool = { object in
+            guard let object else { return false }
+            return labels.matches(object: object.object) && fields.matches(object: object.object)
+        }
+        var predicate: (@Sendable (StoreEvent) -> Bool)? = nil
+        if selecting {
+            predicate = { (event: StoreEvent) -> Bool in matches(event.object) || matches(event.previous) }
+        }
+        let filter = WatchFilter(resource: type.storageName, namespace: type.namespaced ? route.namespace : nil,
+                                 predicate: predicate, wantsBookmarks: wantsBookmarks)
+        let subscription = try store.watch(filter, fromRevision: revision)
+        let asTable = Self.wantsTable(accept)
+        let strategy = route.strategy
+        let include = query["includeObject"] ?? "Metadata"
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let body = ResponseBody { writer in
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(timeout))
+                subscription.cancel()
+            }
+            defer {
+                timer.cancel()
+                subscription.cancel()
+            }
+            try await withGracefulShutdownHandler {
+                for await event in subscription.events {
+                    guard let line = Self.watchLine(event, type: type, strategy: strategy, selecting: selecting, matches: matches,
+                                                    asTable: asTable, include: include) else { continue }
+                    try await writer.write(ByteBuffer(bytes: line))
+                }
+            } onGracefulShutdown: {
+                subscription.cancel()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    static func watchLine(_ event: StoreEvent, type: ResourceType, strategy: any ResourceStrategy, selecting: Bool,
+                          matches: (StoredObject?) -> Bool, asTable: Bool, include: String) -> [UInt8]? {
+        let eventType: String
+        switch event.kind {
+        case .bookmark:
+            let object: JSON = ["kind": .string(type.kind), "apiVersion": .string(type.apiVersion),
+                                "metadata": ["resourceVersion": .string(String(event.revision))]]
+            return Array("{\"type\":\"BOOKMARK\",\"object\":".utf8) + object.serialized() + Array("}\n".utf8)
+        case .added:
+            eventType = "ADDED"
+        case .deleted:
+            eventType = "DELETED"
+        case .modified:
+            if selecting {
+                let now = matches(event.object)
+                let before = matches(event.previous)
+                if now && before { eventType = "MODIFIED" } else if now { eventType = "ADDED" } else if before { eventType = "DELETED" } else { return nil }
+            } else {
+                eventType = "MODIFIED"
+            }
+        }
+        guard let object = event.object else { return nil }
+        var line = Array("{\"type\":\"\(eventType)\",\"object\":".utf8)
+        if asTable {
+            let definition = strategy.table
+            let table: JSON = ["kind": "Table", "apiVersion": "meta.k8s.io/v1",
+                               "metadata": ["resourceVersion": .string(String(object.revision))],
+                               "columnDefinitions": definition.columnDefinitionsJSON,
+                               "rows": [definition.row(for: object.object, includeObject: include)]]
+            table.write(to: &line)
+        } else {
+            line.append(contentsOf: object.bytes)
+        }
+        line.append(contentsOf: "}\n".utf8)
+        return line
+    }
+}

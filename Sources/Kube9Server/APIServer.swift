@@ -1,0 +1,141 @@
+import Foundation
+import Hummingbird
+import Kube9Model
+import Kube9Store
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The kube9 release this binary reports.
+public enum Kube9Build {
+    public static let version = "0.1.0"
+}
+
+/// Settings of `kube9 server`.
+public struct ServerConfiguration: Sendable {
+    /// Where the database and kubeconfig live.
+    public var dataDirectory: String
+    /// Address to listen on; port 0 picks a free one.
+    public var host: String
+    public var port: Int
+    /// Changes kept in memory for watch resume.
+    public var historyLimit: Int
+    /// SQLite synchronous mode: FULL (default) or NORMAL.
+    public var synchronous: String
+    /// How often watches that asked for bookmarks get one.
+    public var bookmarkInterval: Duration
+
+    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 6443, historyLimit: Int = 10_000,
+                synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60)) {
+        self.dataDirectory = dataDirectory
+        self.host = host
+        self.port = port
+        self.historyLimit = historyLimit
+        self.synchronous = synchronous
+        self.bookmarkInterval = bookmarkInterval
+    }
+
+    /// The database file inside the data directory.
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("kube9.db") }
+    /// The kubeconfig the server writes for clients.
+    public var kubeconfigPath: String { (dataDirectory as NSString).appendingPathComponent("kubeconfig") }
+}
+
+/// One kube9 control plane: store, registry and HTTP API in one process.
+/// `run` returns after SIGINT/SIGTERM once in-flight requests have finished and the store is closed.
+public struct APIServer: Sendable {
+    public let configuration: ServerConfiguration
+    let logger: Logger
+
+    public init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A kubeconfig that points kubectl at `address` (host:port) with no authentication.
+    public static func kubeconfig(address: String) -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - cluster:
+            server: http://\(address)
+          name: kube9
+        contexts:
+        - context:
+            cluster: kube9
+            namespace: default
+            user: kube9-admin
+          name: kube9
+        current-context: kube9
+        users:
+        - name: kube9-admin
+          user: {}
+
+        """
+    }
+
+    /// Opens the store, serves until a shutdown signal, then closes everything.
+    /// `onReady` runs once the socket is listening, with the bound host:port.
+    public func run(onReady: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(
+            options: SQLiteStoreOptions(path: configuration.databasePath, historyLimit: configuration.historyLimit,
+                                        synchronous: configuration.synchronous),
+            logger: logger)
+        let registry = ObjectRegistry(store: store, logger: logger)
+        do {
+            try await registry.ensureSystemNamespaces()
+        } catch {
+            await store.close()
+            throw error
+        }
+        let handler = APIHandler(registry: registry, logger: logger)
+        let kubeconfigPath = configuration.kubeconfigPath
+        let logger = self.logger
+        let app = Application(
+            responder: handler,
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "kube9"),
+            services: [BookmarkService(store: store, interval: configuration.bookmarkInterval)],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                let host = channel.localAddress?.ipAddress ?? "127.0.0.1"
+                let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+                handler.state.address.withLock { $0 = address }
+                do {
+                    try APIServer.kubeconfig(address: address).write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
+                } catch {
+                    logger.error("cannot write kubeconfig", metadata: ["path": "\(kubeconfigPath)", "error": "\(error)"])
+                }
+                handler.state.ready.withLock { $0 = true }
+                logger.info("kube9 API server listening", metadata: ["address": "\(address)", "kubeconfig": "\(kubeconfigPath)"])
+                await onReady(address)
+            },
+            logger: logger)
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        logger.info("kube9 API server stopped")
+    }
+}
+
+/// Sends watch bookmarks at a fixed interval until shutdown.
+struct BookmarkService: Service {
+    let store: any Store
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            store.broadcastBookmarks()
+        }
+    }
+}

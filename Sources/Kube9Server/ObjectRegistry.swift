@@ -1,0 +1,505 @@
+import Kube9Model
+import Kube9Store
+import Logging
+
+/// How strictly unknown fields in a request body are treated (`?fieldValidation=`).
+public enum FieldValidation: String, Sendable {
+    case strict = "Strict", warn = "Warn", ignore = "Ignore"
+}
+
+/// Options shared by writes.
+public struct WriteOptions: Sendable {
+    public var dryRun = false
+    public var fieldValidation = FieldValidation.warn
+    public init(dryRun: Bool = false, fieldValidation: FieldValidation = .warn) {
+        self.dryRun = dryRun
+        self.fieldValidation = fieldValidation
+    }
+}
+
+/// The result of a write: the object to return, whether it was created, and warnings for the client.
+public struct WriteResult: Sendable {
+    public var object: JSON
+    public var created: Bool
+    public var warnings: [String]
+}
+
+/// Kubernetes object semantics over a `Store`: metadata management (uid, timestamps,
+/// generation, generateName), optimistic concurrency, validation through each kind's
+/// strategy, graceful deletion and finalizers, namespaces. The HTTP layer and in-process
+/// controllers both write through here.
+public final class ObjectRegistry: Sendable {
+    public let store: any Store
+    public let catalog: ResourceCatalog
+    let logger: Logger
+
+    /// Namespaces that exist from the start and may not be deleted.
+    public static let systemNamespaces = ["default", "kube-system", "kube-node-lease", "kube-public"]
+
+    public init(store: any Store, catalog: ResourceCatalog = .builtin, logger: Logger = Logger(label: "kube9.registry")) {
+        self.store = store
+        self.catalog = catalog
+        self.logger = logger
+    }
+
+    static func key(_ type: ResourceType, namespace: String, name: String) -> ObjectKey {
+        ObjectKey(resource: type.storageName, namespace: type.namespaced ? namespace : "", name: name)
+    }
+
+    var namespaceType: ResourceType { NamespaceStrategy().type }
+
+    /// Creates default, kube-system, kube-node-lease and kube-public when missing.
+    public func ensureSystemNamespaces() async throws {
+        for name in Self.systemNamespaces where store.get(Self.key(namespaceType, namespace: "", name: name)) == nil {
+            _ = try await create(NamespaceStrategy(), namespace: "", body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
+        }
+    }
+
+    // MARK: Reads
+
+    /// One object, or 404.
+    public func get(_ type: ResourceType, namespace: String, name: String) throws(APIError) -> StoredObject {
+        guard let object = store.get(Self.key(type, namespace: namespace, name: name)) else {
+            throw APIError.notFound(resource: type.resource, group: type.group, name: name)
+        }
+        return object
+    }
+
+    /// Objects matching the selectors, in key order, with paging by `limit`/`continue`.
+    public func list(_ type: ResourceType, namespace: String?, labels: LabelSelector, fields: FieldSelector,
+                     limit: Int? = nil, continueToken: String? = nil) throws(APIError) -> (objects: [StoredObject], revision: Int64, continueToken: String?) {
+        let (all, revision) = store.list(resource: type.storageName, namespace: type.namespaced ? namespace : nil)
+        var start = 0
+        if let continueToken, !continueToken.isEmpty {
+            guard let decoded = ContinueToken.decode(continueToken) else {
+                throw APIError.badRequest("continue key is not valid: \(continueToken)")
+            }
+            if decoded.revision < store.compactedRevision {
+                throw APIError.expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+            }
+            start = all.firstIndex { ($0.key.namespace, $0.key.name) > (decoded.namespace, decoded.name) } ?? all.count
+        }
+        var result: [StoredObject] = []
+        var next: String? = nil
+        var index = start
+        while index < all.count {
+            let object = all[index]
+            index += 1
+            if !labels.isEmpty, !labels.matches(object: object.object) { continue }
+            if !fields.isEmpty, !fields.matches(object: object.object) { continue }
+            result.append(object)
+            if let limit, limit > 0, result.count >= limit, index < all.count {
+                next = ContinueToken.encode(revision: revision, namespace: object.key.namespace, name: object.key.name)
+                break
+            }
+        }
+        return (result, revision, next)
+    }
+
+    // MARK: Create
+
+    /// Creates an object from a request body. `namespace` is the URL's namespace ("" for cluster kinds).
+    public func create(_ strategy: any ResourceStrategy, namespace: String, body: JSON, options: WriteOptions = WriteOptions()) async throws -> WriteResult {
+        let type = strategy.type
+        var object = try checkBody(body, type: type, namespace: namespace)
+        let warnings = try fieldWarnings(object, type: type, validation: options.fieldValidation)
+        if type.namespaced { try requireActiveNamespace(namespace) }
+        if object[path: ["metadata", "resourceVersion"]]?.stringValue.map({ !$0.isEmpty }) == true {
+            throw APIError.badRequest("resourceVersion should not be set on objects to be created")
+        }
+        var metadata = object["metadata"] ?? .emptyObject
+        if type.namespaced { metadata["namespace"] = .string(namespace) } else { metadata["namespace"] = nil }
+        metadata["uid"] = .string(NameRules.newUID())
+        metadata["creationTimestamp"] = .string(Timestamp.now())
+        metadata["generation"] = 1
+        metadata["deletionTimestamp"] = nil
+        metadata["deletionGracePeriodSeconds"] = nil
+        metadata["selfLink"] = nil
+        metadata["resourceVersion"] = nil
+        let generateName = metadata["generateName"]?.stringValue ?? ""
+        let explicitName = metadata["name"]?.stringValue ?? ""
+        if explicitName.isEmpty, !generateName.isEmpty {
+            metadata["name"] = .string(generateName + NameRules.randomSuffix())
+        }
+        object["metadata"] = metadata
+        strategy.prepareForCreate(&object)
+        var causes = strategy.validate(object)
+        if explicitName.isEmpty, !generateName.isEmpty, let error = type.kind == "Namespace" ? NameRules.dns1123LabelError(generateName + "x") : NameRules.dns1123SubdomainError(generateName + "x") {
+            causes.removeAll { $0.field == "metadata.name" }
+            causes.append(.invalid("metadata.generateName", .string(generateName), error))
+        }
+        if !causes.isEmpty {
+            throw APIError.invalid(kind: type.kind, group: type.group, name: ObjectMeta.name(of: object), causes: causes)
+        }
+        for attempt in 0..<8 {
+            if attempt > 0 {
+                object[path: ["metadata", "name"]] = .string(generateName + NameRules.randomSuffix())
+            }
+            let name = ObjectMeta.name(of: object)
+            let key = Self.key(type, namespace: namespace, name: name)
+            let candidate = object
+            do {
+                let result = try await commit(key, dryRun: options.dryRun) { current in
+                    if current != nil { throw APIError.alreadyExists(resource: type.resource, group: type.group, name: name) }
+                    return .put(candidate)
+                }
+                return WriteResult(object: result.object?.object ?? candidate, created: true, warnings: warnings)
+            } catch let error as APIError {
+                if case .alreadyExists = error, explicitName.isEmpty, !generateName.isEmpty { continue }
+                throw error
+            }
+        }
+        throw APIError.alreadyExists(resource: type.resource, group: type.group, name: ObjectMeta.name(of: object))
+    }
+
+    /// Checks apiVersion/kind, the namespace and the shape of a body; returns it as an object.
+    func checkBody(_ body: JSON, type: ResourceType, namespace: String) throws(APIError) -> JSON {
+        guard case .object = body else {
+            throw APIError.badRequest("the body of the request must be a JSON object, got \(body.typeName)")
+        }
+        var object = body
+        if let apiVersion = body["apiVersion"], !apiVersion.isNull {
+            guard apiVersion.stringValue == type.apiVersion else {
+                throw APIError.badRequest("the API version in the data (\(apiVersion.stringValue ?? apiVersion.text)) does not match the expected API version (\(type.apiVersion))")
+            }
+        }
+        if let kind = body["kind"], !kind.isNull {
+            guard kind.stringValue == type.kind else {
+                throw APIError.badRequest("\(kind.stringValue ?? kind.text) in version \"\(type.version)\" cannot be handled as a \(type.kind): the kind in the data does not match the resource in the URL")
+            }
+        }
+        object["apiVersion"] = .string(type.apiVersion)
+        object["kind"] = .string(type.kind)
+        // Keep apiVersion and kind first, as Kubernetes prints them.
+        if var members = object.objectValue {
+            let apiVersion = members.removeValue(forKey: "apiVersion")!
+            let kind = members.removeValue(forKey: "kind")!
+            members.updateValue(kind, forKey: "kind", insertingAt: 0)
+            members.updateValue(apiVersion, forKey: "apiVersion", insertingAt: 0)
+            object = .object(members)
+        }
+        if let metadata = object["metadata"], !metadata.isNull, metadata.objectValue == nil {
+            throw APIError.badRequest("metadata must be an object, got \(metadata.typeName)")
+        }
+        if type.namespaced, let bodyNamespace = object[path: ["metadata", "namespace"]]?.stringValue, !bodyNamespace.isEmpty, bodyNamespace != namespace {
+            throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        return object
+    }
+
+    func fieldWarnings(_ object: JSON, type: ResourceType, validation: FieldValidation) throws(APIError) -> [String] {
+        guard validation != .ignore, let definition = catalog.definitionName(of: type) else { return [] }
+        let unknown = catalog.schemas.unknownFields(in: object, definition: definition)
+        if unknown.isEmpty { return [] }
+        if validation == .strict {
+            throw APIError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+        }
+        return unknown.map { "unknown field \"\($0)\"" }
+    }
+
+    func requireActiveNamespace(_ namespace: String) throws(APIError) {
+        guard !namespace.isEmpty else { throw APIError.badRequest("a namespace is required for this resource") }
+        guard let stored = store.get(Self.key(namespaceType, namespace: "", name: namespace)) else {
+            throw APIError.notFound(resource: "namespaces", group: "", name: namespace)
+        }
+        if stored.object[path: ["status", "phase"]]?.stringValue == "Terminating" {
+            throw APIError.forbidden(resource: "namespaces", group: "", name: namespace,
+                                     message: "unable to create new content in namespace \(namespace) because it is being terminated")
+        }
+    }
+
+    /// Runs a transform through the store, or for a dry run against the current cache only.
+    func commit(_ key: ObjectKey, dryRun: Bool, _ transform: @escaping @Sendable (StoredObject?) throws -> Mutation) async throws -> MutationResult {
+        if !dryRun { return try await store.mutate(key, transform) }
+        let current = store.get(key)
+        switch try transform(current) {
+        case .put(let object):
+            let preview = StoredObject(key: key, revision: current?.revision ?? 0, object: object, bytes: object.serialized())
+            return MutationResult(outcome: current == nil ? .created : .updated, object: preview, previous: current)
+        case .delete: return MutationResult(outcome: .deleted, object: current, previous: current)
+        case .none: return MutationResult(outcome: .unchanged, object: current, previous: current)
+        }
+    }
+
+    // MARK: Update and patch
+
+    /// Which part of an object a write replaces.
+    public enum Part: Sendable { case main, status }
+
+    /// PUT: replaces the object (or its status) with `body`, honouring its resourceVersion.
+    public func update(_ strategy: any ResourceStrategy, namespace: String, name: String, body: JSON, part: Part = .main,
+                       options: WriteOptions = WriteOptions()) async throws -> WriteResult {
+        let type = strategy.type
+        let object = try checkBody(body, type: type, namespace: namespace)
+        let bodyName = ObjectMeta.name(of: object)
+        if bodyName != name {
+            throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        let warnings = try fieldWarnings(object, type: type, validation: options.fieldValidation)
+        let key = Self.key(type, namespace: namespace, name: name)
+        let result = try await commit(key, dryRun: options.dryRun) { current in
+            guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
+            return try Self.applyUpdate(strategy, current: current, proposed: object, part: part)
+        }
+        return WriteResult(object: result.object?.object ?? object, created: false, warnings: warnings)
+    }
+
+    /// PATCH: applies a merge, JSON or strategic merge patch to the current object atomically.
+    public func patch(_ strategy: any ResourceStrategy, namespace: String, name: String, patchType: PatchType, patch: JSON,
+                      part: Part = .main, options: WriteOptions = WriteOptions()) async throws -> WriteResult {
+        let type = strategy.type
+        let key = Self.key(type, namespace: namespace, name: name)
+        let mergeKeys = strategy.mergeKeys
+        let catalog = self.catalog
+        let validation = options.fieldValidation
+        let result = try await commit(key, dryRun: options.dryRun) { current in
+            guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
+            var patched: JSON
+            switch patchType {
+            case .merge:
+                guard case .object = patch else { throw APIError.badRequest("a merge patch must be a JSON object, got \(patch.typeName)") }
+                patched = Patcher.mergePatch(current.object, patch)
+            case .json: patched = try Patcher.jsonPatch(current.object, patch)
+            case .strategic:
+                guard case .object = patch else { throw APIError.badRequest("a strategic merge patch must be a JSON object, got \(patch.typeName)") }
+                patched = try Patcher.strategicMerge(current.object, patch, mergeKeys: mergeKeys)
+            case .apply:
+                throw APIError.unsupportedMediaType("server-side apply (application/apply-patch+yaml) is not supported by kube9 yet; use client-side `kubectl apply`")
+            }
+            if validation == .strict, let definition = catalog.definitionName(of: type) {
+                let unknown = catalog.schemas.unknownFields(in: patched, definition: definition)
+                if !unknown.isEmpty {
+                    throw APIError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+                }
+            }
+            if ObjectMeta.name(of: patched) != name {
+                throw APIError.badRequest("the name of the object (\(ObjectMeta.name(of: patched))) does not match the name on the URL (\(name))")
+            }
+            return try Self.applyUpdate(strategy, current: current, proposed: patched, part: part)
+        }
+        return WriteResult(object: result.object?.object ?? .null, created: false, warnings: [])
+    }
+
+    /// The shared update rules: preconditions, server-owned metadata, the status/main split,
+    /// generation, validation, no-op detection and finalizer completion.
+    static func applyUpdate(_ strategy: any ResourceStrategy, current: StoredObject, proposed: JSON, part: Part) throws -> Mutation {
+        let type = strategy.type
+        let name = current.key.name
+        let old = current.object
+        if let version = proposed[path: ["metadata", "resourceVersion"]]?.stringValue, !version.isEmpty, version != String(current.revision) {
+            guard Int64(version) != nil else { throw APIError.badRequest("invalid resourceVersion \"\(version)\": must be an integer") }
+            throw APIError.conflict(resource: type.resource, group: type.group, name: name,
+                                    message: "the object has been modified; please apply your changes to the latest version and try again")
+        }
+        if let uid = proposed[path: ["metadata", "uid"]]?.stringValue, !uid.isEmpty, uid != ObjectMeta.uid(of: old) {
+            throw APIError.conflict(resource: type.resource, group: type.group, name: name,
+                                    message: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(ObjectMeta.uid(of: old))")
+        }
+        var object: JSON
+        switch part {
+        case .status:
+            object = old
+            object["status"] = proposed["status"]
+        case .main:
+            object = proposed
+            strategy.prepareForUpdate(&object, old: old)
+        }
+        var metadata = object["metadata"] ?? .emptyObject
+        if case .object = metadata {} else { metadata = .emptyObject }
+        for field in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            metadata[field] = old[path: ["metadata", field]]
+        }
+        metadata["resourceVersion"] = old[path: ["metadata", "resourceVersion"]]
+        metadata["selfLink"] = nil
+        object["metadata"] = metadata
+        if part == .main, strategy.specChanged(object, old: old) {
+            let generation = old[path: ["metadata", "generation"]]?.intValue ?? 0
+            object[path: ["metadata", "generation"]] = .int(generation + 1)
+        }
+        let causes = strategy.validateUpdate(object, old: old)
+        if !causes.isEmpty { throw APIError.invalid(kind: type.kind, group: type.group, name: name, causes: causes) }
+        if ObjectMeta.deletionTimestamp(of: old) != nil {
+            let oldFinalizers = Set(ObjectMeta.finalizers(of: old))
+            let newFinalizers = ObjectMeta.finalizers(of: object)
+            if let added = newFinalizers.first(where: { !oldFinalizers.contains($0) }) {
+                throw APIError.invalid(kind: type.kind, group: type.group, name: name, causes: [
+                    .forbidden("metadata.finalizers", "no new finalizers (\(added)) can be added if the object is being deleted")
+                ])
+            }
+            if newFinalizers.isEmpty, (old[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? 0) == 0 || type.kind != "Pod" {
+                return .delete
+            }
+        }
+        if object == old { return .none }
+        return .put(object)
+    }
+
+    // MARK: Delete
+
+    /// Parsed DeleteOptions (body and query).
+    public struct DeleteOptions: Sendable {
+        public var gracePeriodSeconds: Int64?
+        public var preconditionUID: String?
+        public var preconditionResourceVersion: String?
+        public var dryRun = false
+        public init() {}
+    }
+
+    /// The outcome of a delete: the object as it is now (gone, or marked for deletion).
+    public struct DeleteResult: Sendable {
+        public var object: JSON
+        /// True when the object is gone; false when it waits for finalizers or a graceful stop.
+        public var finished: Bool
+    }
+
+    /// DELETE: removes the object now, or marks it (deletionTimestamp) when finalizers or a
+    /// bound pod's grace period must run first.
+    public func delete(_ strategy: any ResourceStrategy, namespace: String, name: String, options: DeleteOptions = DeleteOptions()) async throws -> DeleteResult {
+        let type = strategy.type
+        if type.kind == "Namespace", Self.systemNamespaces.contains(name) {
+            throw APIError.forbidden(resource: "namespaces", group: "", name: name, message: "this namespace may not be deleted")
+        }
+        let key = Self.key(type, namespace: namespace, name: name)
+        let now = Timestamp.nowSeconds()
+        let result = try await commit(key, dryRun: options.dryRun) { current in
+            guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
+            let old = current.object
+            if let uid = options.preconditionUID, uid != ObjectMeta.uid(of: old) {
+                throw APIError.conflict(resource: type.resource, group: type.group, name: name,
+                                        message: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(ObjectMeta.uid(of: old))")
+            }
+            if let version = options.preconditionResourceVersion, version != String(current.revision) {
+                throw APIError.conflict(resource: type.resource, group: type.group, name: name,
+                                        message: "Precondition failed: ResourceVersion in precondition: \(version), ResourceVersion in object meta: \(current.revision)")
+            }
+            var grace: Int64 = 0
+            if type.kind == "Pod" {
+                let bound = !(old[path: ["spec", "nodeName"]]?.stringValue ?? "").isEmpty
+                let phase = old[path: ["status", "phase"]]?.stringValue ?? ""
+                if bound, phase != "Succeeded", phase != "Failed" {
+                    grace = max(0, options.gracePeriodSeconds ?? old[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30)
+                }
+            }
+            let hasFinalizers = !ObjectMeta.finalizers(of: old).isEmpty
+            if type.kind == "Namespace" || hasFinalizers || grace > 0 {
+                var marked = old
+                let existingGrace = old[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue
+                if ObjectMeta.deletionTimestamp(of: old) == nil || (existingGrace ?? 0) > grace {
+                    marked[path: ["metadata", "deletionTimestamp"]] = .string(Timestamp.format(now + grace))
+                    marked[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(grace)
+                }
+                if type.kind == "Namespace" { marked[path: ["status", "phase"]] = "Terminating" }
+                if grace == 0, !hasFinalizers, type.kind != "Namespace" { return .delete }
+                return marked == old ? .none : .put(marked)
+            }
+            return .delete
+        }
+        let finished = result.outcome == .deleted
+        let object = result.object?.object ?? .null
+        if type.kind == "Namespace", !finished, !options.dryRun {
+            try await finishNamespaceDeletion(name)
+            return DeleteResult(object: object, finished: false)
+        }
+        return DeleteResult(object: object, finished: finished)
+    }
+
+    /// Deletes everything in a terminating namespace, then the namespace itself.
+    func finishNamespaceDeletion(_ namespace: String) async throws {
+        for strategy in catalog.strategies where strategy.type.namespaced {
+            let (objects, _) = store.list(resource: strategy.type.storageName, namespace: namespace)
+            for object in objects {
+                _ = try? await store.mutate(object.key) { current in current == nil ? .none : .delete }
+            }
+        }
+        _ = try await store.mutate(Self.key(namespaceType, namespace: "", name: namespace)) { current in
+            guard let current else { return .none }
+            return ObjectMeta.finalizers(of: current.object).isEmpty ? .delete : .none
+        }
+    }
+
+    // MARK: Pod binding
+
+    /// pods/binding: assigns a pending pod to a node, once.
+    public func bind(namespace: String, podName: String, body: JSON) async throws {
+        let pods = PodStrategy().type
+        guard body["kind"]?.stringValue == nil || body["kind"]?.stringValue == "Binding" else {
+            throw APIError.badRequest("the body of a binding must be a Binding, got kind \(body["kind"]!.text)")
+        }
+        guard let nodeName = body[path: ["target", "name"]]?.stringValue, !nodeName.isEmpty else {
+            throw APIError.invalid(kind: "Binding", group: "", name: podName, causes: [.required("target.name")])
+        }
+        if let targetKind = body[path: ["target", "kind"]]?.stringValue, !targetKind.isEmpty, targetKind != "Node" {
+            throw APIError.invalid(kind: "Binding", group: "", name: podName, causes: [.notSupported("target.kind", .string(targetKind), supported: ["Node"])])
+        }
+        let key = Self.key(pods, namespace: namespace, name: podName)
+        let now = Timestamp.now()
+        _ = try await store.mutate(key) { current in
+            guard let current else { throw APIError.notFound(resource: "pods", group: "", name: podName) }
+            if let uid = body[path: ["metadata", "uid"]]?.stringValue, !uid.isEmpty, uid != ObjectMeta.uid(of: current.object) {
+                throw APIError.conflict(resource: "pods", group: "", name: podName, message: "the pod's uid does not match the binding's")
+            }
+            if let existing = current.object[path: ["spec", "nodeName"]]?.stringValue, !existing.isEmpty {
+                throw APIError.conflict(resource: "pods", group: "", name: podName, message: "pod \(podName) is already assigned to node \"\(existing)\"")
+            }
+            if ObjectMeta.deletionTimestamp(of: current.object) != nil {
+                throw APIError.conflict(resource: "pods", group: "", name: podName, message: "pod \(podName) is being deleted, cannot be assigned to a host")
+            }
+            var pod = current.object
+            pod[path: ["spec", "nodeName"]] = .string(nodeName)
+            var conditions = (pod[path: ["status", "conditions"]]?.arrayValue ?? []).filter { $0["type"]?.stringValue != "PodScheduled" }
+            conditions.append(["type": "PodScheduled", "status": "True", "lastProbeTime": nil, "lastTransitionTime": .string(now)])
+            pod[path: ["status", "conditions"]] = .array(conditions)
+            return .put(pod)
+        }
+    }
+}
+
+/// The opaque `continue` token of a paged list: the revision and the last key returned.
+enum ContinueToken {
+    static func encode(revision: Int64, namespace: String, name: String) -> String {
+        let json: JSON = ["v": .int(revision), "ns": .string(namespace), "n": .string(name)]
+        return Base64.encode(json.serialized())
+    }
+
+    static func decode(_ token: String) -> (revision: Int64, namespace: String, name: String)? {
+        guard let bytes = Base64.decode(token), let json = try? JSON.parse(bytes),
+              let revision = json["v"]?.intValue, let namespace = json["ns"]?.stringValue, let name = json["n"]?.stringValue
+        else { return nil }
+        return (revision, namespace, name)
+    }
+}
+
+/// URL-safe base64 without padding.
+enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
+            let value = (UInt32(chunk[0]) << 16) | (UInt32(chunk.count > 1 ? chunk[1] : 0) << 8) | UInt32(chunk.count > 2 ? chunk[2] : 0)
+            for position in 0..<(chunk.count + 1) { output.append(alphabet[Int((value >> (18 - 6 * UInt32(position))) & 63)]) }
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        var lookup = [UInt8: UInt32]()
+        for (index, byte) in alphabet.enumerated() { lookup[byte] = UInt32(index) }
+        var output: [UInt8] = []
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in text.utf8 where byte != UInt8(ascii: "=") {
+            guard let value = lookup[byte] else { return nil }
+            buffer = (buffer << 6) | value
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            }
+        }
+        return output
+    }
+}

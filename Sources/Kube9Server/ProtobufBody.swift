@@ -1,0 +1,154 @@
+import Kube9Model
+
+/// Decodes the Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown) that stock kubectl
+/// sends for `create namespace`, and turns the kinds kube9 understands into JSON.
+/// Anything else is refused with 415 naming the kind.
+enum ProtobufBody {
+    static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
+
+    struct Reader {
+        let bytes: [UInt8]
+        var index: Int
+        let end: Int
+
+        init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
+            self.bytes = bytes
+            self.index = start
+            self.end = end ?? bytes.count
+        }
+
+        var atEnd: Bool { index >= end }
+
+        mutating func varint() throws(APIError) -> UInt64 {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard index < end, shift < 64 else { throw APIError.badRequest("malformed protobuf body: truncated varint") }
+                let byte = bytes[index]
+                index += 1
+                result |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return result }
+                shift += 7
+            }
+        }
+
+        /// The next field: number, wire type and for length-delimited fields the byte range.
+        mutating func field() throws(APIError) -> (number: Int, wireType: Int, range: Range<Int>?, value: UInt64) {
+            let tag = try varint()
+            let number = Int(tag >> 3)
+            let wireType = Int(tag & 7)
+            switch wireType {
+            case 0: return (number, wireType, nil, try varint())
+            case 1:
+                guard index + 8 <= end else { throw APIError.badRequest("malformed protobuf body: truncated fixed64") }
+                index += 8
+                return (number, wireType, nil, 0)
+            case 2:
+                let length = Int(try varint())
+                guard length >= 0, index + length <= end else { throw APIError.badRequest("malformed protobuf body: length exceeds message") }
+                let range = index..<(index + length)
+                index += length
+                return (number, wireType, range, 0)
+            case 5:
+                guard index + 4 <= end else { throw APIError.badRequest("malformed protobuf body: truncated fixed32") }
+                index += 4
+                return (number, wireType, nil, 0)
+            default:
+                throw APIError.badRequest("malformed protobuf body: unsupported wire type \(wireType)")
+            }
+        }
+
+        func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+    }
+
+    /// Decodes an envelope into a JSON object of the kind it carries.
+    static func decode(_ bytes: [UInt8]) throws(APIError) -> JSON {
+        guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
+            throw APIError.badRequest("malformed protobuf body: missing the k8s envelope prefix")
+        }
+        var reader = Reader(bytes, from: 4)
+        var apiVersion = ""
+        var kind = ""
+        var raw: Range<Int>? = nil
+        while !reader.atEnd {
+            let field = try reader.field()
+            switch field.number {
+            case 1:
+                guard let range = field.range else { continue }
+                var typeReader = Reader(bytes, from: range.lowerBound, to: range.upperBound)
+                while !typeReader.atEnd {
+                    let typeField = try typeReader.field()
+                    guard let typeRange = typeField.range else { continue }
+                    if typeField.number == 1 { apiVersion = typeReader.string(typeRange) }
+                    if typeField.number == 2 { kind = typeReader.string(typeRange) }
+                }
+            case 2: raw = field.range
+            default: continue
+            }
+        }
+        guard let raw else { throw APIError.badRequest("malformed protobuf body: no object in the envelope") }
+        switch (apiVersion, kind) {
+        case ("v1", "Namespace"):
+            return try namespace(bytes, raw)
+        default:
+            throw APIError.unsupportedMediaType("kube9 decodes protobuf bodies only for v1 Namespace; \(apiVersion) \(kind) must be sent as application/json")
+        }
+    }
+
+    static func namespace(_ bytes: [UInt8], _ range: Range<Int>) throws(APIError) -> JSON {
+        var object: JSON = ["apiVersion": "v1", "kind": "Namespace"]
+        var reader = Reader(bytes, from: range.lowerBound, to: range.upperBound)
+        while !reader.atEnd {
+            let field = try reader.field()
+            guard let fieldRange = field.range else { continue }
+            switch field.number {
+            case 1: object["metadata"] = try objectMeta(bytes, fieldRange)
+            case 2:
+                var finalizers: [JSON] = []
+                var specReader = Reader(bytes, from: fieldRange.lowerBound, to: fieldRange.upperBound)
+                while !specReader.atEnd {
+                    let specField = try specReader.field()
+                    if specField.number == 1, let value = specField.range { finalizers.append(.string(specReader.string(value))) }
+                }
+                if !finalizers.isEmpty { object["spec"] = ["finalizers": .array(finalizers)] }
+            default: continue
+            }
+        }
+        return object
+    }
+
+    static func objectMeta(_ bytes: [UInt8], _ range: Range<Int>) throws(APIError) -> JSON {
+        var metadata = JSON.emptyObject
+        var labels = JSON.emptyObject
+        var annotations = JSON.emptyObject
+        var finalizers: [JSON] = []
+        var reader = Reader(bytes, from: range.lowerBound, to: range.upperBound)
+        while !reader.atEnd {
+            let field = try reader.field()
+            guard let fieldRange = field.range else { continue }
+            switch field.number {
+            case 1, 2, 3:
+                // proto2 sends unset strings as empty: keep only the ones with a value.
+                let value = reader.string(fieldRange)
+                if !value.isEmpty { metadata[["name", "generateName", "namespace"][field.number - 1]] = .string(value) }
+            case 11, 12:
+                var entryReader = Reader(bytes, from: fieldRange.lowerBound, to: fieldRange.upperBound)
+                var key = ""
+                var value = ""
+                while !entryReader.atEnd {
+                    let entry = try entryReader.field()
+                    guard let entryRange = entry.range else { continue }
+                    if entry.number == 1 { key = entryReader.string(entryRange) }
+                    if entry.number == 2 { value = entryReader.string(entryRange) }
+                }
+                if field.number == 11 { labels[key] = .string(value) } else { annotations[key] = .string(value) }
+            case 14: finalizers.append(.string(reader.string(fieldRange)))
+            default: continue
+            }
+        }
+        if labels.objectValue?.isEmpty == false { metadata["labels"] = labels }
+        if annotations.objectValue?.isEmpty == false { metadata["annotations"] = annotations }
+        if !finalizers.isEmpty { metadata["finalizers"] = .array(finalizers) }
+        return metadata
+    }
+}

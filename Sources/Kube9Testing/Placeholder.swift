@@ -1,0 +1,1 @@
+enum PlaceholderKube9Testing {}

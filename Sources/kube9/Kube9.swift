@@ -1,0 +1,12 @@
+import ArgumentParser
+import Kube9Server
+
+/// The kube9 command line: one binary for the control plane and its tools.
+@main
+struct Kube9: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kube9",
+        abstract: "A Kubernetes-compatible container orchestrator whose policies are Lua scripts.",
+        version: Kube9Build.version,
+        subcommands: [ServerCommand.self, KubeconfigCommand.self, VersionCommand.self, BenchCommand.self])
+}

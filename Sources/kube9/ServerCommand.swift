@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Kube9Server
+import Logging
+
+/// The default data directory, ~/.kube9.
+func defaultDataDirectory() -> String {
+    let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+    return (home as NSString).appendingPathComponent(".kube9")
+}
+
+/// Splits "HOST:PORT" (or "[v6]:PORT").
+func parseListen(_ text: String) throws -> (host: String, port: Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        throw ValidationError("--listen must be HOST:PORT with a port from 0 to 65535, got \"\(text)\"")
+    }
+    var host = String(text[..<colon])
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    if host.isEmpty { host = "127.0.0.1" }
+    return (host, port)
+}
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the kube9 control plane (API server and SQLite store) in the foreground.",
+        discussion: "Writes DATA_DIR/kubeconfig once listening. SIGINT or SIGTERM finish in-flight requests, close the store and exit 0.")
+
+    @Option(help: "Directory for the database and the kubeconfig.")
+    var dataDir: String = defaultDataDirectory()
+
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free port).")
+    var listen: String = "127.0.0.1:6443"
+
+    @Option(help: "Changes kept in memory for watch resume; a watch from an older resourceVersion gets 410 Gone.")
+    var watchHistory: Int = 10_000
+
+    @Option(help: "SQLite synchronous mode: FULL (an acknowledged write survives power loss) or NORMAL.")
+    var synchronous: String = "FULL"
+
+    @Option(help: "Seconds between watch bookmarks for watches that ask for them.")
+    var bookmarkInterval: Int = 60
+
+    @OptionGroup var logOptions: LogOptions
+
+    func validate() throws {
+        _ = try parseListen(listen)
+        guard ["FULL", "NORMAL"].contains(synchronous) else { throw ValidationError("--synchronous must be FULL or NORMAL") }
+        guard watchHistory >= 10 else { throw ValidationError("--watch-history must be at least 10") }
+        guard bookmarkInterval >= 1 else { throw ValidationError("--bookmark-interval must be at least 1 second") }
+    }
+
+    func run() async throws {
+        let logger = logOptions.bootstrap(label: "kube9.server")
+        let (host, port) = try parseListen(listen)
+        let configuration = ServerConfiguration(
+            dataDirectory: dataDir, host: host, port: port, historyLimit: watchHistory, synchronous: synchronous,
+            bookmarkInterval: .seconds(bookmarkInterval))
+        try await APIServer(configuration: configuration, logger: logger).run()
+    }
+}
+
+struct KubeconfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kubeconfig", abstract: "Print the kubeconfig a running server wrote to its data directory.")
+
+    @Option(help: "The server's data directory.")
+    var dataDir: String = defaultDataDirectory()
+
+    func run() throws {
+        let path = (dataDir as NSString).appendingPathComponent("kubeconfig")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("no kubeconfig at \(path): start `kube9 server --data-dir \(dataDir)` first")
+        }
+        print(text, terminator: "")
+    }
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the kube9 version and the Kubernetes API it serves.")
+
+    func run() {
+        print("kube9 \(Kube9Build.version)")
+        print("Kubernetes API v1.32.4 (core/v1, coordination.k8s.io/v1)")
+    }
+}
