@@ -61,7 +61,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "Kube9Testing",
-            dependencies: ["Kube9Model", "Kube9Client"],
+            dependencies: ["Kube9Model", "Kube9Client", "Kube9Store"],
             swiftSettings: strict),
         .executableTarget(
             name: "kube9",

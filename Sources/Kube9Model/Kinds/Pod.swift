@@ -51,6 +51,13 @@ public struct PodStrategy: ResourceStrategy {
         if result["terminationMessagePath"] == nil { result["terminationMessagePath"] = "/dev/termination-log" }
         if result["terminationMessagePolicy"] == nil { result["terminationMessagePolicy"] = "File" }
         if result["resources"] == nil { result["resources"] = .emptyObject }
+        // As in Kubernetes, a limit without a request makes the request equal to the limit.
+        if let limits = result[path: ["resources", "limits"]]?.objectValue, !limits.isEmpty,
+           result[path: ["resources", "requests"]]?.objectValue != nil || result[path: ["resources", "requests"]] == nil {
+            var requests = result[path: ["resources", "requests"]] ?? .emptyObject
+            for (name, limit) in limits where requests[name] == nil { requests[name] = limit }
+            result[path: ["resources", "requests"]] = requests
+        }
         if let ports = result["ports"]?.arrayValue {
             result["ports"] = .array(ports.map { port in
                 var port = port
