@@ -192,7 +192,8 @@ struct APIHandler: HTTPResponder {
         return result
     }
 
-    static func isTrue(_ value: String?) -> Bool { value == "true" || value == "1" }
+    /// Query booleans as Go's strconv.ParseBool reads them (the Python client sends "True").
+    static func isTrue(_ value: String?) -> Bool { ["1", "t", "T", "true", "TRUE", "True"].contains(value ?? "") }
 
     func resource(_ route: ResourceRoute, request: Request, query: [String: String], accept: String) async throws -> Response {
         let strategy = route.strategy

@@ -68,6 +68,12 @@ struct ServerUnitTests {
         #expect(throws: APIError.self) { try ProtobufBody.decode([1, 2, 3]) }
     }
 
+    @Test("query booleans follow Go's ParseBool (the Python client sends watch=True)")
+    func booleans() {
+        for value in ["1", "t", "T", "true", "TRUE", "True"] { #expect(APIHandler.isTrue(value)) }
+        for value in ["0", "false", "yes", "", nil] { #expect(!APIHandler.isTrue(value)) }
+    }
+
     @Test("continue tokens round trip and garbage is refused")
     func continueTokens() {
         let token = ContinueToken.encode(revision: 42, namespace: "default", name: "p-7")
