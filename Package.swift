@@ -32,7 +32,14 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
 
+        .target(name: "CLuaShims", dependencies: ["CLua"]),
+        .target(name: "Kube9Lua", dependencies: ["CLua", "CLuaShims"], swiftSettings: strict),
+        .target(
+            name: "Kube9Policy",
+            dependencies: ["Kube9Lua", "Kube9Model", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .target(
             name: "Kube9Model",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
@@ -48,7 +55,7 @@ let package = Package(
         .target(
             name: "Kube9Server",
             dependencies: [
-                "Kube9Model", "Kube9Store",
+                "Kube9Model", "Kube9Store", "Kube9Policy", "Kube9Lua",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,12 +73,14 @@ let package = Package(
         .executableTarget(
             name: "kube9",
             dependencies: [
-                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client",
+                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client", "Kube9Policy", "Kube9Lua", "CEditLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
 
+        .testTarget(name: "Kube9LuaTests", dependencies: ["Kube9Lua"], swiftSettings: strict),
+        .testTarget(name: "Kube9PolicyTests", dependencies: ["Kube9Policy", "Kube9Lua", "Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9ModelTests", dependencies: ["Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9StoreTests", dependencies: ["Kube9Store", "Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9ServerTests", dependencies: ["Kube9Server", "Kube9Store", "Kube9Model"], swiftSettings: strict),

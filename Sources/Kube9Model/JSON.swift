@@ -478,3 +478,24 @@ extension JSON {
         }
     }
 }
+
+extension JSON {
+    /// Equality that ignores the order of object keys (JSON's own notion of equal documents).
+    /// Integers and floats with the same value are equal too.
+    public func isEquivalent(to other: JSON) -> Bool {
+        switch (self, other) {
+        case (.object(let left), .object(let right)):
+            guard left.count == right.count else { return false }
+            for (key, value) in left {
+                guard let match = right[key], value.isEquivalent(to: match) else { return false }
+            }
+            return true
+        case (.array(let left), .array(let right)):
+            return left.count == right.count && zip(left, right).allSatisfy { $0.isEquivalent(to: $1) }
+        case (.int(let left), .double(let right)), (.double(let right), .int(let left)):
+            return Double(left) == right
+        default:
+            return self == other
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Kube9Model
+import Kube9Policy
 import Kube9Store
 import Logging
 import NIOCore
@@ -32,6 +33,7 @@ struct APIHandler: HTTPResponder {
     let openAPI: OpenAPIDocuments
     let logger: Logger
     let state: ServerState
+    let policyHost: PolicyHost
 
     /// Bodies above this many bytes get 413 (Kubernetes' own limit is 3 MiB).
     static let maximumBodyBytes = 3 * 1024 * 1024
@@ -40,8 +42,9 @@ struct APIHandler: HTTPResponder {
 
     var store: any Store { registry.store }
 
-    init(registry: ObjectRegistry, logger: Logger) {
+    init(registry: ObjectRegistry, policyHost: PolicyHost, logger: Logger) {
         self.registry = registry
+        self.policyHost = policyHost
         self.catalog = registry.catalog
         self.discovery = Discovery(catalog: registry.catalog)
         self.openAPI = OpenAPIDocuments(catalog: registry.catalog)
@@ -159,6 +162,13 @@ struct APIHandler: HTTPResponder {
         case .openAPIv2:
             // kubectl asks for v2 only in protobuf, and only as a fallback; v3 serves it fully.
             throw APIError.unknownPath(path)
+        case .policyStats:
+            try requireGet(method, path)
+            return Self.jsonResponse(200, ["kind": "PolicyStatsList", "apiVersion": "kube9.io/v1", "items": PolicyObjects.stats(host: policyHost)])
+        case .policyCall(let slot, let name, let hook):
+            guard method == .post else { throw APIError.methodNotAllowed("policy hooks are called with POST") }
+            let body = try await readBody(request)
+            return Self.jsonResponse(200, try PolicyObjects.call(host: policyHost, slot: slot, name: name, hook: hook, body: body))
         case .unknown:
             throw APIError.unknownPath(path)
         case .resource(let route):

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Kube9Model
+import Kube9Policy
 import Kube9Store
 import Logging
 import NIOCore
@@ -24,9 +25,12 @@ public struct ServerConfiguration: Sendable {
     public var synchronous: String
     /// How often watches that asked for bookmarks get one.
     public var bookmarkInterval: Duration
+    /// Directories of built-in policies (`<slot>/<name>.lua`), loaded in order at start.
+    public var policyDirectories: [String]
 
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 6443, historyLimit: Int = 10_000,
-                synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60)) {
+                synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60), policyDirectories: [String] = []) {
+        self.policyDirectories = policyDirectories
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
@@ -83,16 +87,24 @@ public struct APIServer: Sendable {
             options: SQLiteStoreOptions(path: configuration.databasePath, historyLimit: configuration.historyLimit,
                                         synchronous: configuration.synchronous),
             logger: logger)
-        let registry = ObjectRegistry(store: store, logger: logger)
+        let policyHost = PolicyHost(logger: logger)
+        for directory in configuration.policyDirectories {
+            let failures = policyHost.loadBuiltins(from: directory)
+            logger.info("built-in policies loaded", metadata: ["directory": "\(directory)", "failed": "\(failures.count)"])
+        }
+        let registry = ObjectRegistry(store: store, logger: logger,
+                                      admission: [PolicyObjects.resource: PolicyObjects.admission(host: policyHost)])
         do {
             try await registry.ensureSystemNamespaces()
         } catch {
             await store.close()
             throw error
         }
-        let handler = APIHandler(registry: registry, logger: logger)
-        let kubeconfigPath = configuration.kubeconfigPath
         let logger = self.logger
+        let follower = Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) }
+        defer { follower.cancel() }
+        let handler = APIHandler(registry: registry, policyHost: policyHost, logger: logger)
+        let kubeconfigPath = configuration.kubeconfigPath
         let app = Application(
             responder: handler,
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "kube9"),

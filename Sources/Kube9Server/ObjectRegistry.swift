@@ -32,14 +32,19 @@ public final class ObjectRegistry: Sendable {
     public let store: any Store
     public let catalog: ResourceCatalog
     let logger: Logger
+    /// Checks that run after a kind's own validation, by storage name (for example the Lua
+    /// compile check of Policy objects). They throw `APIError` to refuse the object.
+    let admission: [String: @Sendable (JSON) throws -> Void]
 
     /// Namespaces that exist from the start and may not be deleted.
     public static let systemNamespaces = ["default", "kube-system", "kube-node-lease", "kube-public"]
 
-    public init(store: any Store, catalog: ResourceCatalog = .builtin, logger: Logger = Logger(label: "kube9.registry")) {
+    public init(store: any Store, catalog: ResourceCatalog = .builtin, logger: Logger = Logger(label: "kube9.registry"),
+                admission: [String: @Sendable (JSON) throws -> Void] = [:]) {
         self.store = store
         self.catalog = catalog
         self.logger = logger
+        self.admission = admission
     }
 
     static func key(_ type: ResourceType, namespace: String, name: String) -> ObjectKey {
@@ -131,6 +136,7 @@ public final class ObjectRegistry: Sendable {
         if !causes.isEmpty {
             throw APIError.invalid(kind: type.kind, group: type.group, name: ObjectMeta.name(of: object), causes: causes)
         }
+        try admission[type.storageName]?(object)
         for attempt in 0..<8 {
             if attempt > 0 {
                 object[path: ["metadata", "name"]] = .string(generateName + NameRules.randomSuffix())
@@ -237,9 +243,10 @@ public final class ObjectRegistry: Sendable {
         }
         let warnings = try fieldWarnings(object, type: type, validation: options.fieldValidation)
         let key = Self.key(type, namespace: namespace, name: name)
+        let check = admission[type.storageName]
         let result = try await commit(key, dryRun: options.dryRun) { current in
             guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
-            return try Self.applyUpdate(strategy, current: current, proposed: object, part: part)
+            return try Self.admit(Self.applyUpdate(strategy, current: current, proposed: object, part: part), check)
         }
         return WriteResult(object: result.object?.object ?? object, created: false, warnings: warnings)
     }
@@ -252,6 +259,7 @@ public final class ObjectRegistry: Sendable {
         let mergeKeys = strategy.mergeKeys
         let catalog = self.catalog
         let validation = options.fieldValidation
+        let check = admission[type.storageName]
         let result = try await commit(key, dryRun: options.dryRun) { current in
             guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
             var patched: JSON
@@ -275,9 +283,15 @@ public final class ObjectRegistry: Sendable {
             if ObjectMeta.name(of: patched) != name {
                 throw APIError.badRequest("the name of the object (\(ObjectMeta.name(of: patched))) does not match the name on the URL (\(name))")
             }
-            return try Self.applyUpdate(strategy, current: current, proposed: patched, part: part)
+            return try Self.admit(Self.applyUpdate(strategy, current: current, proposed: patched, part: part), check)
         }
         return WriteResult(object: result.object?.object ?? .null, created: false, warnings: [])
+    }
+
+    /// Runs an admission check on an object about to be written.
+    static func admit(_ mutation: Mutation, _ check: (@Sendable (JSON) throws -> Void)?) throws -> Mutation {
+        if case .put(let object) = mutation, let check { try check(object) }
+        return mutation
     }
 
     /// The shared update rules: preconditions, server-owned metadata, the status/main split,

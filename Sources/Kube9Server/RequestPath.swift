@@ -13,7 +13,10 @@ enum RequestTarget {
     case openAPIv2
     /// A resource collection or object. `namespace` is nil for cluster-wide lists.
     case resource(ResourceRoute)
-    /// Kube-9 v0 compatibility paths are matched by the caller before this.
+    /// `GET /kube9/v1/policies`: installed policies and their call statistics.
+    case policyStats
+    /// `POST /kube9/v1/policies/{slot}/{name}/{hook}`: call a hook of an installed policy.
+    case policyCall(slot: String, name: String, hook: String)
     case unknown
 }
 
@@ -35,6 +38,11 @@ enum RequestPath {
         guard let first = segments.first else { return .unknown }
         switch first {
         case "version": return segments.count == 1 ? .version : .unknown
+        case "kube9":
+            guard segments.count >= 3, segments[1] == "v1", segments[2] == "policies" else { return .unknown }
+            if segments.count == 3 { return .policyStats }
+            if segments.count == 6 { return .policyCall(slot: segments[3], name: segments[4], hook: segments[5]) }
+            return .unknown
         case "healthz", "readyz", "livez": return .health(segments.joined(separator: "/"))
         case "openapi":
             if segments.count == 2, segments[1] == "v2" { return .openAPIv2 }

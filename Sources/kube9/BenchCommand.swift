@@ -64,6 +64,28 @@ func milliseconds(since start: UInt64) -> Double { Double(DispatchTime.now().upt
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmarks (release builds); each writes its section of docs/benchmarks.md.",
+        subcommands: [APIBenchCommand.self, LuaBenchCommand.self])
+
+    /// Replaces the section that starts with `heading` (up to the next "## ") in a Markdown file.
+    static func replaceSection(in path: String, heading: String, with section: String) throws {
+        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# kube9 benchmarks\n\nWritten by `scripts/bench`; figures from release builds on this project's machines.\n\n"
+        if let start = text.firstRange(of: heading) {
+            let rest = text[start.upperBound...]
+            let end = rest.firstRange(of: "\n## ")?.lowerBound ?? text.endIndex
+            let next = end == text.endIndex ? end : text.index(after: end)
+            text.replaceSubrange(start.lowerBound..<next, with: section + "\n")
+        } else {
+            if !text.hasSuffix("\n") { text += "\n" }
+            text += section + "\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
+struct APIBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api",
         abstract: "Measure API server throughput, latency, list time and cold start against a fresh release server.",
         discussion: "Starts `--binary server` on 127.0.0.1 with a temporary data dir for each phase, drives it with libcurl clients, prints a Markdown report and writes it to --output.")
 
@@ -84,14 +106,9 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         var lines: [String] = []
-        let machine = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("model name") }
-            .map { String($0.split(separator: ":").last ?? "").trimmingSpaces } ?? "unknown CPU"
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let memory = ProcessInfo.processInfo.physicalMemory / 1_073_741_824
         lines.append("## API server (K1)")
         lines.append("")
-        lines.append("Measured \(Timestamp.now()) on \(machine), \(cores) cores, \(memory) GiB; release build; SQLite synchronous=FULL; server and load generator share the machine.")
+        lines.append("Measured \(Timestamp.now()) on \(machineDescription()); release build; SQLite synchronous=FULL; server and load generator share the machine.")
         lines.append("")
 
         // Cold start.
@@ -177,21 +194,6 @@ struct BenchCommand: ParsableCommand {
         lines.append("")
         let report = lines.joined(separator: "\n")
         print(report)
-        if let output { try Self.replaceSection(in: output, heading: "## API server (K1)", with: report) }
-    }
-
-    /// Replaces the section that starts with `heading` (up to the next "## ") in a Markdown file.
-    static func replaceSection(in path: String, heading: String, with section: String) throws {
-        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# kube9 benchmarks\n\nWritten by `scripts/bench`; figures from release builds on this project's machines.\n\n"
-        if let start = text.firstRange(of: heading) {
-            let rest = text[start.upperBound...]
-            let end = rest.firstRange(of: "\n## ")?.lowerBound ?? text.endIndex
-            let next = end == text.endIndex ? end : text.index(after: end)
-            text.replaceSubrange(start.lowerBound..<next, with: section + "\n")
-        } else {
-            if !text.hasSuffix("\n") { text += "\n" }
-            text += section + "\n"
-        }
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        if let output { try BenchCommand.replaceSection(in: output, heading: "## API server (K1)", with: report) }
     }
 }

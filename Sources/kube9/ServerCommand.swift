@@ -9,6 +9,25 @@ func defaultDataDirectory() -> String {
     return (home as NSString).appendingPathComponent(".kube9")
 }
 
+/// The repository's built-in policies/ folder: searched upward from the executable
+/// (.build/release/kube9 → policies/), then /usr/share/kube9/policies.
+func defaultPolicyDirectory() -> String? {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    if !CommandLine.arguments[0].contains("/"), let path = ProcessInfo.processInfo.environment["PATH"] {
+        for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(CommandLine.arguments[0])") {
+            url = URL(fileURLWithPath: "\(folder)/\(CommandLine.arguments[0])").resolvingSymlinksInPath()
+            break
+        }
+    }
+    for _ in 0..<5 {
+        url.deleteLastPathComponent()
+        let candidate = url.appendingPathComponent("policies")
+        if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("scheduler").path) { return candidate.path }
+    }
+    let shared = "/usr/share/kube9/policies"
+    return FileManager.default.fileExists(atPath: shared) ? shared : nil
+}
+
 /// Splits "HOST:PORT" (or "[v6]:PORT").
 func parseListen(_ text: String) throws -> (host: String, port: Int) {
     guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
@@ -41,6 +60,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between watch bookmarks for watches that ask for them.")
     var bookmarkInterval: Int = 60
 
+    @Option(help: "A directory of built-in policies (<slot>/<name>.lua); repeatable. The repository's policies/ is found next to the binary's build folder.")
+    var policies: [String] = []
+
+    @Flag(help: "Do not load the repository's policies/ folder (only --policies directories).")
+    var noDefaultPolicies = false
+
     @OptionGroup var logOptions: LogOptions
 
     func validate() throws {
@@ -53,9 +78,11 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logOptions.bootstrap(label: "kube9.server")
         let (host, port) = try parseListen(listen)
+        var directories = noDefaultPolicies ? [] : defaultPolicyDirectory().map { [$0] } ?? []
+        directories += policies
         let configuration = ServerConfiguration(
             dataDirectory: dataDir, host: host, port: port, historyLimit: watchHistory, synchronous: synchronous,
-            bookmarkInterval: .seconds(bookmarkInterval))
+            bookmarkInterval: .seconds(bookmarkInterval), policyDirectories: directories)
         try await APIServer(configuration: configuration, logger: logger).run()
     }
 }

@@ -346,7 +346,7 @@ public struct ResourceCatalog: Sendable {
 
     /// The built-in kinds.
     public static let builtin = ResourceCatalog(strategies: [
-        PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), LeaseStrategy(),
+        PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), LeaseStrategy(), PolicyStrategy(),
     ])
 
     /// The strategy serving `resource` in `group`/`version`.

@@ -1,0 +1,156 @@
+import Dispatch
+import Kube9Lua
+import Logging
+import Synchronization
+
+/// A Lua state with the policy module loaded, owned by one caller at a time.
+final class PolicyInstance: @unchecked Sendable {
+    // Confinement: a PolicyInstance is taken out of the pool by exactly one caller and put back
+    // when that call ends, so the non-Sendable LuaState is never used by two threads at once.
+    let state: LuaState
+    let module: LuaReference
+    var hooks: [String: LuaReference] = [:]
+
+    init(state: LuaState, module: LuaReference) {
+        self.state = state
+        self.module = module
+    }
+
+    func hook(_ name: String) -> LuaReference {
+        if let reference = hooks[name] { return reference }
+        let reference = state.reference(to: module, field: name)
+        hooks[name] = reference
+        return reference
+    }
+}
+
+/// Call statistics of one policy version.
+public struct PolicyStats: Sendable {
+    public var calls: Int = 0
+    public var errors: Int = 0
+    /// Calls stopped by the instruction budget, deadline or memory cap.
+    public var kills: Int = 0
+    /// Recent call durations in microseconds (a ring of the last 1,024).
+    var durations: [Double] = []
+    var next = 0
+
+    mutating func record(microseconds: Double) {
+        if durations.count < 1024 { durations.append(microseconds) } else { durations[next] = microseconds }
+        next = (next + 1) % 1024
+    }
+
+    /// The 99th percentile of recent call durations, in microseconds.
+    public var p99Microseconds: Double {
+        guard !durations.isEmpty else { return 0 }
+        let sorted = durations.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
+    }
+}
+
+/// One loaded version of a policy: checked against its slot's contract, with a pool of Lua
+/// states so that concurrent callers do not queue on one interpreter. Immutable once built:
+/// a hot swap installs a new `LoadedPolicy`; calls already running finish on the old one.
+public final class LoadedPolicy: Sendable {
+    public let source: PolicySource
+    /// The module's declared `name`.
+    public let declaredName: String
+    /// Hooks the module defines.
+    public let hooks: Set<String>
+    let logger: Logger
+    private let pool: Mutex<[PolicyInstance]>
+    private let statistics = Mutex(PolicyStats())
+    /// The most idle states kept per policy.
+    static let maximumIdle = 8
+
+    /// Loads the source into a fresh state and checks the module contract. Throws
+    /// `PolicyError` (.load with file:line, or .contract) and leaves nothing installed.
+    public init(_ source: PolicySource, logger: Logger) throws(PolicyError) {
+        self.source = source
+        self.logger = logger
+        let (instance, name, hooks) = try Self.instantiate(source, logger: logger)
+        self.declaredName = name
+        self.hooks = hooks
+        self.pool = Mutex([instance])
+    }
+
+    static func instantiate(_ source: PolicySource, logger: Logger) throws(PolicyError) -> (PolicyInstance, String, Set<String>) {
+        let fail = { (message: String, location: String?) in
+            PolicyError(kind: .contract, slot: source.slot, name: source.name, message: message, location: location)
+        }
+        let state: LuaState
+        let module: LuaReference
+        do {
+            state = try LuaState(memoryLimit: source.budget.memoryBytes)
+            try PDK.install(into: state, policy: "\(source.slot.rawValue)/\(source.name)", logger: logger)
+            module = try state.evaluate(source.source, chunkName: source.chunkName, limits: source.budget.callLimits)
+        } catch {
+            throw PolicyError.from(error, slot: source.slot, name: source.name, loading: true)
+        }
+        guard state.typeName(of: module) == "table" else {
+            throw fail("the policy file must return a module table ({ name = ..., api = 1, hooks... }), got \(state.typeName(of: module))", source.chunkName)
+        }
+        let api = (try? state.value(of: module, field: "api")) ?? .nil
+        guard api.integerValue == PDK.apiLevel else {
+            let shown = api == .nil ? "no api level" : "api = \(api.json.text)"
+            throw fail("unsupported api level: the module declares \(shown); this kube9 supports api = \(PDK.apiLevel)", source.chunkName)
+        }
+        guard case .string(let name)? = try? state.value(of: module, field: "name"), !name.isEmpty else {
+            throw fail("the module table needs a non-empty string `name`", source.chunkName)
+        }
+        var hooks = Set<String>()
+        for hook in source.slot.requiredHooks + source.slot.optionalHooks where state.typeName(of: module, field: hook) == "function" {
+            hooks.insert(hook)
+        }
+        for hook in source.slot.requiredHooks where !hooks.contains(hook) {
+            let found = state.typeName(of: module, field: hook)
+            throw fail("a \(source.slot.rawValue) policy must define the hook `\(hook)` as a function" + (found == "nil" ? "" : " (it is a \(found))"), source.chunkName)
+        }
+        let anyOf = source.slot.atLeastOneOf
+        if !anyOf.isEmpty, hooks.isDisjoint(with: anyOf) {
+            throw fail("a \(source.slot.rawValue) policy must define at least one of the hooks " + anyOf.map { "`\($0)`" }.joined(separator: ", "), source.chunkName)
+        }
+        return (PolicyInstance(state: state, module: module), name, hooks)
+    }
+
+    /// Calls `hook` with `arguments` on a pooled state under the policy's budget.
+    public func call(_ hook: String, _ arguments: [LuaValue]) throws(PolicyError) -> [LuaValue] {
+        guard hooks.contains(hook) else {
+            throw PolicyError(kind: .contract, slot: source.slot, name: source.name, message: "the policy has no hook `\(hook)`")
+        }
+        let instance: PolicyInstance
+        if let pooled = pool.withLock({ $0.popLast() }) {
+            instance = pooled
+        } else {
+            do {
+                instance = try Self.instantiate(source, logger: logger).0
+            } catch {
+                statistics.withLock { $0.errors += 1 }
+                throw error
+            }
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            pool.withLock { idle in if idle.count < Self.maximumIdle { idle.append(instance) } }
+        }
+        do {
+            let results = try instance.state.call(instance.hook(hook), arguments, limits: source.budget.callLimits)
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            statistics.withLock { $0.calls += 1; $0.record(microseconds: elapsed) }
+            return results
+        } catch {
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
+            statistics.withLock { stats in
+                stats.calls += 1
+                stats.errors += 1
+                if policyError.kind == .killed { stats.kills += 1 }
+                stats.record(microseconds: elapsed)
+            }
+            logger.warning("policy call failed", metadata: ["policy": "\(source.slot.rawValue)/\(source.name)", "hook": "\(hook)", "error": "\(policyError)"])
+            throw policyError
+        }
+    }
+
+    /// Calls and statistics so far.
+    public var stats: PolicyStats { statistics.withLock { $0 } }
+}

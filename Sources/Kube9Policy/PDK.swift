@@ -1,0 +1,161 @@
+import Foundation
+import Kube9Lua
+import Kube9Model
+import Logging
+
+extension LuaValue {
+    /// The Lua form of a JSON document: objects become maps, arrays arrays, null nil.
+    public init(json: JSON) {
+        switch json {
+        case .null: self = .nil
+        case .bool(let value): self = .bool(value)
+        case .int(let value): self = .integer(value)
+        case .double(let value): self = .number(value)
+        case .string(let value): self = .string(value)
+        case .array(let elements): self = .array(elements.map(LuaValue.init(json:)))
+        case .object(let members):
+            var map: [String: LuaValue] = [:]
+            for (key, value) in members where !value.isNull { map[key] = LuaValue(json: value) }
+            self = .map(map)
+        }
+    }
+
+    /// The JSON form of a Lua value; map keys are sorted so output is stable. Functions and
+    /// other opaque values become null.
+    public var json: JSON {
+        switch self {
+        case .nil, .opaque: return .null
+        case .bool(let value): return .bool(value)
+        case .integer(let value): return .int(value)
+        case .number(let value): return value.isFinite ? .double(value) : .null
+        case .string(let value): return .string(value)
+        case .array(let elements): return .array(elements.map(\.json))
+        case .map(let members):
+            var object = JSON.emptyObject
+            for key in members.keys.sorted() { object[key] = members[key]!.json }
+            return object
+        }
+    }
+}
+
+/// The `kube9` Lua module (the policy development kit), api level 1. Read-only for scripts.
+///
+/// - `kube9.api` — the api level (1).
+/// - `kube9.log.debug/info/warn/error(message)` — to the server log, tagged with the policy.
+/// - `kube9.json.encode(value)`, `kube9.json.decode(text)` — JSON; decode returns nil, err on bad input.
+/// - `kube9.time.now()` — seconds since the epoch (float); `kube9.time.parse(rfc3339)` — seconds or nil.
+/// - `kube9.quantity(text)` — a Kubernetes quantity as a number of units ("250m" → 0.25, "1Gi" → 1073741824).
+/// - `kube9.status` — scheduler status codes (SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, ERROR).
+/// - `kube9.scheduler.fits(pod, node)` — the standard feasibility checks: ok, reason.
+public enum PDK {
+    /// The api level policies declare with `api = 1`.
+    public static let apiLevel: Int64 = 1
+
+    /// Installs `kube9` into a state, logging through `logger` tagged with `policy`.
+    /// `extend` may add members (the REPL adds `kube9.get`, `kube9.list` and `kube9.view`).
+    public static func install(into state: LuaState, policy: String, logger: Logger,
+                               extend: ((inout LuaState.Library) -> Void)? = nil) throws(LuaError) {
+        var library = LuaState.Library()
+        extend?(&library)
+        library.value("api", .integer(apiLevel))
+        for level in ["debug", "info", "warn", "error"] {
+            library.function("log.\(level)") { arguments throws(LuaError) in
+                let message = arguments.map { $0.stringValue ?? $0.json.text }.joined(separator: " ")
+                let logLevel: Logger.Level = level == "warn" ? .warning : Logger.Level(rawValue: level) ?? .info
+                logger.log(level: logLevel, "\(message)", metadata: ["policy": "\(policy)"])
+                return []
+            }
+        }
+        library.function("json.encode") { arguments throws(LuaError) in
+            [.string((arguments.first ?? .nil).json.text)]
+        }
+        library.function("json.decode") { arguments throws(LuaError) in
+            guard let text = arguments.first?.stringValue else { throw LuaError(kind: .value, message: "kube9.json.decode expects a string") }
+            do {
+                return [LuaValue(json: try JSON.parse(text))]
+            } catch {
+                return [.nil, .string("invalid JSON: \(error)")]
+            }
+        }
+        library.function("time.now") { _ throws(LuaError) in
+            var spec = timespec()
+            clock_gettime(CLOCK_REALTIME, &spec)
+            return [.number(Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9)]
+        }
+        library.function("time.parse") { arguments throws(LuaError) in
+            guard let text = arguments.first?.stringValue, let seconds = Timestamp.parse(text) else { return [.nil] }
+            return [.integer(seconds)]
+        }
+        library.function("quantity") { arguments throws(LuaError) in
+            switch arguments.first {
+            case .string(let text)?:
+                guard let quantity = Quantity.parse(text) else { return [.nil, .string("not a quantity: \(text)")] }
+                return quantity.milliValue % 1000 == 0 ? [.integer(quantity.milliValue / 1000)] : [.number(Double(quantity.milliValue) / 1000)]
+            case .integer(let value)?: return [.integer(value)]
+            case .number(let value)?: return [.number(value)]
+            default: throw LuaError(kind: .value, message: "kube9.quantity expects a string or number")
+            }
+        }
+        library.value("status.SUCCESS", "Success")
+        library.value("status.UNSCHEDULABLE", "Unschedulable")
+        library.value("status.UNSCHEDULABLE_AND_UNRESOLVABLE", "UnschedulableAndUnresolvable")
+        library.value("status.ERROR", "Error")
+        try state.install(library, as: "kube9", prelude: prelude)
+        // print() goes to the log as well.
+        _ = try state.run("print = function(...) local parts = {} for i = 1, select('#', ...) do parts[i] = tostring(select(i, ...)) end kube9.log.info(table.concat(parts, ' ')) end",
+                          chunkName: "kube9/print.lua", limits: .unlimited)
+    }
+
+    /// Lua-written helpers added to `kube9` before it is frozen.
+    static let prelude = #"""
+    local kube9 = ...
+    local scheduler = {}
+
+    local function tolerates(tolerations, taint)
+      if tolerations == nil then return false end
+      for _, toleration in ipairs(tolerations) do
+        local key = toleration.key
+        local operator = toleration.operator or "Equal"
+        local key_ok = key == nil or key == "" or key == taint.key
+        local value_ok = operator == "Exists" or (toleration.value or "") == (taint.value or "")
+        local effect = toleration.effect
+        local effect_ok = effect == nil or effect == "" or effect == taint.effect
+        if key_ok and value_ok and effect_ok then return true end
+      end
+      return false
+    end
+    scheduler.tolerates = tolerates
+
+    -- The standard feasibility checks, in the order kube-scheduler reports them.
+    -- pod.requests and node.free hold cpu (cores), memory (bytes) and pods (count).
+    -- Written to allocate nothing: it runs once per node per pod.
+    function scheduler.fits(pod, node)
+      if node.ready == false then return false, "node(s) were not ready" end
+      if node.unschedulable then return false, "node(s) were unschedulable" end
+      local selector = pod.node_selector
+      if selector ~= nil then
+        local labels = node.labels
+        for key, value in pairs(selector) do
+          if labels == nil or labels[key] ~= value then return false, "node(s) didn't match Pod's node affinity/selector" end
+        end
+      end
+      local taints = node.taints
+      if taints ~= nil then
+        for _, taint in ipairs(taints) do
+          local effect = taint.effect
+          if (effect == "NoSchedule" or effect == "NoExecute") and not tolerates(pod.tolerations, taint) then
+            return false, "node(s) had untolerated taint {" .. taint.key .. (taint.value and taint.value ~= "" and (": " .. taint.value) or "") .. "}"
+          end
+        end
+      end
+      local requests, free = pod.requests, node.free
+      if requests == nil or free == nil then return free ~= nil, free == nil and "node has no free resources" or nil end
+      if (requests.pods or 1) > (free.pods or 0) then return false, "Too many pods" end
+      if (requests.cpu or 0) > (free.cpu or 0) then return false, "Insufficient cpu" end
+      if (requests.memory or 0) > (free.memory or 0) then return false, "Insufficient memory" end
+      return true
+    end
+
+    kube9.scheduler = scheduler
+    """#
+}
