@@ -111,8 +111,6 @@ let badRequests: [BadRequest] = [
 /// Acceptance 5 of K1: malformed requests get 4xx Statuses and change nothing.
 @Suite("bad requests", .serialized)
 struct BadRequestTests {
-    static let server = Result { try ServerProcess() }
-
     @Test("at least 40 cases")
     func enoughCases() {
         #expect(badRequests.count >= 40)
@@ -120,7 +118,8 @@ struct BadRequestTests {
 
     @Test("each bad request gets its Status and leaves the store unchanged", arguments: badRequests)
     func badRequest(_ request: BadRequest) async throws {
-        let server = try Self.server.get()
+        let server = try ServerProcess()
+        defer { server.destroy() }
         let connection = try server.connection()
         if (try connection.request("GET", pods + "/existing")).status == 404 {
             let created = try connection.request("POST", pods, body: Array(pod(#"{"name":"existing"}"#).utf8))
@@ -146,7 +145,8 @@ struct BadRequestTests {
 
     @Test("invalid objects name each bad field in the Status causes")
     func causesNameFields() throws {
-        let server = try Self.server.get()
+        let server = try ServerProcess()
+        defer { server.destroy() }
         let body = pod(#"{"name":"Bad_Name"}"#, spec: #"{"restartPolicy":"Sometimes","containers":[{"name":"c","ports":[{"containerPort":0}]}]}"#)
         let reply = try server.connection().request("POST", pods, body: Array(body.utf8))
         let causes = try reply.json()[path: ["details", "causes"]]?.arrayValue ?? []
