@@ -41,6 +41,18 @@ let package = Package(
             dependencies: ["Kube9Lua", "Kube9Model", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
+            name: "Kube9Controllers",
+            dependencies: ["Kube9Model", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
+            name: "Kube9Scheduler",
+            dependencies: ["Kube9Controllers", "Kube9Policy", "Kube9Lua", "Kube9Model", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
+            name: "Kube9Agent",
+            dependencies: ["Kube9Client", "Kube9Model", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
             name: "Kube9Model",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
             swiftSettings: strict),
@@ -55,7 +67,7 @@ let package = Package(
         .target(
             name: "Kube9Server",
             dependencies: [
-                "Kube9Model", "Kube9Store", "Kube9Policy", "Kube9Lua",
+                "Kube9Model", "Kube9Store", "Kube9Policy", "Kube9Lua", "Kube9Controllers", "Kube9Scheduler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "kube9",
             dependencies: [
-                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client", "Kube9Policy", "Kube9Lua", "CEditLine",
+                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client", "Kube9Policy", "Kube9Lua", "CEditLine", "Kube9Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -124,6 +124,15 @@ public enum Timestamp {
     /// The current time formatted.
     public static func now() -> String { format(nowSeconds()) }
 
+    /// The current time as a `metav1.MicroTime` (`2006-01-02T15:04:05.000000Z`), as Leases and
+    /// Events' eventTime use.
+    public static func nowMicro() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let micros = String(Int(spec.tv_nsec / 1000))
+        return String(format(Int64(spec.tv_sec)).dropLast()) + "." + String(repeating: "0", count: 6 - micros.count) + micros + "Z"
+    }
+
     /// Parses an RFC 3339 timestamp (fractional seconds and offsets accepted) into epoch seconds.
     public static func parse(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)

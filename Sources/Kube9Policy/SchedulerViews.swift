@@ -51,7 +51,6 @@ public enum SchedulerViews {
     /// The `kube9.Node` view of a Node object, with `free` computed from the pods bound to it
     /// (pods that finished, Succeeded or Failed, no longer hold resources).
     public static func node(_ node: JSON, boundPods: [JSON]) -> LuaValue {
-        let (cpu, memory, pods) = allocatable(of: node)
         var usedCPU: Int64 = 0
         var usedMemory: Int64 = 0
         var count: Int64 = 0
@@ -63,6 +62,12 @@ public enum SchedulerViews {
             usedMemory += podMemory
             count += 1
         }
+        return self.node(node, usedCPUMillis: usedCPU, usedMemoryBytes: usedMemory, usedPods: count)
+    }
+
+    /// The `kube9.Node` view given what its bound pods already use.
+    public static func node(_ node: JSON, usedCPUMillis usedCPU: Int64, usedMemoryBytes usedMemory: Int64, usedPods count: Int64) -> LuaValue {
+        let (cpu, memory, pods) = allocatable(of: node)
         var view: [String: LuaValue] = [
             "name": .string(ObjectMeta.name(of: node)),
             "labels": .map(ObjectMeta.labels(of: node).mapValues { .string($0) }),

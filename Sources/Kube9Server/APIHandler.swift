@@ -34,6 +34,7 @@ struct APIHandler: HTTPResponder {
     let logger: Logger
     let state: ServerState
     let policyHost: PolicyHost
+    let heartbeats: HeartbeatService
 
     /// Bodies above this many bytes get 413 (Kubernetes' own limit is 3 MiB).
     static let maximumBodyBytes = 3 * 1024 * 1024
@@ -42,9 +43,10 @@ struct APIHandler: HTTPResponder {
 
     var store: any Store { registry.store }
 
-    init(registry: ObjectRegistry, policyHost: PolicyHost, logger: Logger) {
+    init(registry: ObjectRegistry, policyHost: PolicyHost, heartbeats: HeartbeatService, logger: Logger) {
         self.registry = registry
         self.policyHost = policyHost
+        self.heartbeats = heartbeats
         self.catalog = registry.catalog
         self.discovery = Discovery(catalog: registry.catalog)
         self.openAPI = OpenAPIDocuments(catalog: registry.catalog)
@@ -124,6 +126,14 @@ struct APIHandler: HTTPResponder {
         let path = request.uri.path
         let query = Self.query(request)
         let accept = request.headers[values: .accept].joined(separator: ",")
+        if let v0 = KubeNineV0.route(path) {
+            let (code, body) = try await KubeNineV0(registry: registry, heartbeats: heartbeats)
+                .handle(v0, method: request.method.rawValue) { () async throws -> JSON in
+                    let bytes = try await readBytes(request)
+                    return bytes.isEmpty ? .emptyObject : try Self.parseJSON(bytes)
+                }
+            return Self.jsonResponse(code, body)
+        }
         let target = try RequestPath.parse(path, catalog: catalog)
         let method = request.method
         switch target {
@@ -169,6 +179,10 @@ struct APIHandler: HTTPResponder {
             guard method == .post else { throw APIError.methodNotAllowed("policy hooks are called with POST") }
             let body = try await readBody(request)
             return Self.jsonResponse(200, try PolicyObjects.call(host: policyHost, slot: slot, name: name, hook: hook, body: body))
+        case .heartbeat(let node):
+            guard method == .post else { throw APIError.methodNotAllowed("heartbeats are sent with POST") }
+            try await heartbeats.beat(node: node)
+            return Self.jsonResponse(200, Self.successStatus())
         case .unknown:
             throw APIError.unknownPath(path)
         case .resource(let route):

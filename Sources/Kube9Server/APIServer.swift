@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import Kube9Controllers
 import Kube9Model
 import Kube9Policy
+import Kube9Scheduler
 import Kube9Store
 import Logging
 import NIOCore
@@ -27,6 +29,10 @@ public struct ServerConfiguration: Sendable {
     public var bookmarkInterval: Duration
     /// Directories of built-in policies (`<slot>/<name>.lua`), loaded in order at start.
     public var policyDirectories: [String]
+    /// Heartbeat interval, node-monitor grace period and pod eviction timeout.
+    public var timing: ClusterTiming = .defaults
+    /// Whether the built-in scheduler runs (off when another scheduler binds pods, as k3s's --disable-scheduler).
+    public var runScheduler = true
 
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 6443, historyLimit: Int = 10_000,
                 synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60), policyDirectories: [String] = []) {
@@ -103,7 +109,14 @@ public struct APIServer: Sendable {
         let logger = self.logger
         let follower = Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) }
         defer { follower.cancel() }
-        let handler = APIHandler(registry: registry, policyHost: policyHost, logger: logger)
+        let heartbeats = HeartbeatService(registry: registry, timing: configuration.timing)
+        let cluster = RegistryClusterClient(registry: registry, logger: logger)
+        let lifecycle = NodeLifecycleController(client: cluster, heartbeats: heartbeats.table, timing: configuration.timing, logger: logger)
+        let scheduler = Scheduler(client: cluster, host: policyHost, logger: logger)
+        var controllers = [Task { await lifecycle.run() }]
+        if configuration.runScheduler { controllers.append(Task { await scheduler.run() }) }
+        defer { controllers.forEach { $0.cancel() } }
+        let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, logger: logger)
         let kubeconfigPath = configuration.kubeconfigPath
         let app = Application(
             responder: handler,

@@ -17,6 +17,8 @@ enum RequestTarget {
     case policyStats
     /// `POST /kube9/v1/policies/{slot}/{name}/{hook}`: call a hook of an installed policy.
     case policyCall(slot: String, name: String, hook: String)
+    /// `POST /kube9/v1/nodes/{name}/heartbeat`: a node agent's heartbeat (a memory write).
+    case heartbeat(node: String)
     case unknown
 }
 
@@ -39,6 +41,9 @@ enum RequestPath {
         switch first {
         case "version": return segments.count == 1 ? .version : .unknown
         case "kube9":
+            if segments.count == 5, segments[1] == "v1", segments[2] == "nodes", segments[4] == "heartbeat" {
+                return .heartbeat(node: segments[3])
+            }
             guard segments.count >= 3, segments[1] == "v1", segments[2] == "policies" else { return .unknown }
             if segments.count == 3 { return .policyStats }
             if segments.count == 6 { return .policyCall(slot: segments[3], name: segments[4], hook: segments[5]) }

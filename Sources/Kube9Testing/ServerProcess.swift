@@ -26,12 +26,15 @@ public final class ServerProcess: @unchecked Sendable {
     let logPath: String
 
     /// Starts a server (reusing `dataDirectory` when given) and waits until /readyz answers 200.
-    public init(dataDirectory: String? = nil, extraArguments: [String] = [], timeoutSeconds: Double = 30) throws {
+    /// The scheduler runs only when `scheduler` is true: tests of the API itself want pods that
+    /// nothing else writes to.
+    public init(dataDirectory: String? = nil, extraArguments: [String] = [], scheduler: Bool = false, timeoutSeconds: Double = 30) throws {
         let directory = dataDirectory ?? (NSTemporaryDirectory() + "kube9-test-\(UUID().uuidString)")
         self.dataDirectory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: directory + "/kubeconfig")
-        arguments = ["server", "--data-dir", directory, "--listen", "127.0.0.1:0", "--log-level", "info"] + extraArguments
+        arguments = ["server", "--data-dir", directory, "--listen", "127.0.0.1:0", "--log-level", "info"]
+            + (scheduler ? [] : ["--disable-scheduler"]) + extraArguments
         logPath = directory + "/server-\(UUID().uuidString.prefix(8)).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()

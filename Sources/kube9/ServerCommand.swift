@@ -66,10 +66,15 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Do not load the repository's policies/ folder (only --policies directories).")
     var noDefaultPolicies = false
 
+    @Flag(help: "Do not run the built-in scheduler (pods stay unbound unless another scheduler binds them).")
+    var disableScheduler = false
+
+    @OptionGroup var timingOptions: TimingOptions
     @OptionGroup var logOptions: LogOptions
 
     func validate() throws {
         _ = try parseListen(listen)
+        _ = try timingOptions.timing()
         guard ["FULL", "NORMAL"].contains(synchronous) else { throw ValidationError("--synchronous must be FULL or NORMAL") }
         guard watchHistory >= 10 else { throw ValidationError("--watch-history must be at least 10") }
         guard bookmarkInterval >= 1 else { throw ValidationError("--bookmark-interval must be at least 1 second") }
@@ -80,9 +85,11 @@ struct ServerCommand: AsyncParsableCommand {
         let (host, port) = try parseListen(listen)
         var directories = noDefaultPolicies ? [] : defaultPolicyDirectory().map { [$0] } ?? []
         directories += policies
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             dataDirectory: dataDir, host: host, port: port, historyLimit: watchHistory, synchronous: synchronous,
             bookmarkInterval: .seconds(bookmarkInterval), policyDirectories: directories)
+        configuration.timing = try timingOptions.timing()
+        configuration.runScheduler = !disableScheduler
         try await APIServer(configuration: configuration, logger: logger).run()
     }
 }

@@ -17,7 +17,9 @@ BINARY = os.environ.get("KUBE9_BINARY") or os.path.join(os.path.dirname(__file__
 @pytest.fixture(scope="module")
 def api():
     data_dir = tempfile.mkdtemp(prefix="kube9-python-")
-    server = subprocess.Popen([BINARY, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--log-level", "warning"])
+    # No scheduler: the watch test counts the events its own writes cause.
+    server = subprocess.Popen([BINARY, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--log-level", "warning",
+                               "--disable-scheduler"])
     kubeconfig = os.path.join(data_dir, "kubeconfig")
     deadline = time.time() + 30
     ready = False

@@ -2,6 +2,9 @@
 public struct NodeStrategy: ResourceStrategy {
     public init() {}
 
+    /// Kube-9's node types (worker, master), kept as a label; agents also set node-role.kubernetes.io/<type>.
+    public static let nodeTypeLabel = "kube9.io/node-type"
+
     public let type = ResourceType(
         group: "", version: "v1", resource: "nodes", singular: "node", kind: "Node", namespaced: false,
         shortNames: ["no"], subresources: ["status"], selectableFields: ["spec.unschedulable"])
@@ -37,23 +40,29 @@ public struct NodeStrategy: ResourceStrategy {
                 causes.append(.typeInvalid("status.\(part)", expected: "map of quantities", got: map))
                 continue
             }
-            for (name, value) in members where Quantity.from(value) == nil {
-                causes.append(.invalid("status.\(part)[\(name)]", value, "must be a non-negative quantity"))
+            for (name, value) in members {
+                guard let quantity = Quantity.from(value) else {
+                    causes.append(.invalid("status.\(part)[\(name)]", value, "must be a non-negative quantity"))
+                    continue
+                }
+                if name == "cpu", quantity.milliValue <= 0 {
+                    causes.append(.invalid("status.\(part)[cpu]", value, "must be greater than 0"))
+                }
             }
+        }
+        if let type = object[path: ["metadata", "labels", Self.nodeTypeLabel]], !["worker", "master"].contains(type.stringValue ?? "") {
+            causes.append(.notSupported("metadata.labels[\(Self.nodeTypeLabel)]", type, supported: ["master", "worker"]))
         }
         return causes
     }
 
-    /// Ready, NotReady or Unknown from the Ready condition, plus ",SchedulingDisabled" when cordoned.
+    /// Ready or NotReady from the Ready condition (Unknown prints NotReady, as kubectl does;
+    /// no condition at all prints Unknown), plus ",SchedulingDisabled" when cordoned.
     public static func statusText(_ node: JSON) -> String {
         let conditions = node[path: ["status", "conditions"]]?.arrayValue ?? []
         var text = "Unknown"
         if let ready = conditions.first(where: { $0["type"]?.stringValue == "Ready" }) {
-            switch ready["status"]?.stringValue {
-            case "True": text = "Ready"
-            case "False": text = "NotReady"
-            default: text = "Unknown"
-            }
+            text = ready["status"]?.stringValue == "True" ? "Ready" : "NotReady"
         }
         if node[path: ["spec", "unschedulable"]]?.boolValue == true { text += ",SchedulingDisabled" }
         return text

@@ -1,0 +1,51 @@
+import Kube9Model
+
+/// How controllers and the scheduler read and write the cluster. Reads come from the watch
+/// cache; every write goes through the API path (validation, admission, events), with the
+/// caller's identity named in `component`.
+public protocol ClusterClient: Sendable {
+    /// Objects of a kind (in one namespace, or all when nil), from the cache.
+    func list(_ type: ResourceType, namespace: String?) -> [JSON]
+    /// One object from the cache.
+    func get(_ type: ResourceType, namespace: String, name: String) -> JSON?
+    /// Reads the object, applies `change`, and writes it back (its status when `status` is true),
+    /// retrying on conflicts. Returns the written object.
+    @discardableResult
+    func modify(_ type: ResourceType, namespace: String, name: String, status: Bool,
+                _ change: @escaping @Sendable (inout JSON) -> Void) async throws -> JSON
+    /// Creates an object.
+    @discardableResult
+    func create(_ type: ResourceType, namespace: String, object: JSON) async throws -> JSON
+    /// Deletes an object; a grace period of 0 removes a bound pod at once.
+    func delete(_ type: ResourceType, namespace: String, name: String, gracePeriodSeconds: Int64?) async throws
+    /// pods/binding.
+    func bind(namespace: String, pod: String, node: String) async throws
+    /// Records a core/v1 Event about `object`.
+    func event(about object: JSON, type: String, reason: String, message: String, component: String) async
+}
+
+/// Condition helpers shared by controllers.
+public enum Conditions {
+    /// The condition of `type` in `status.conditions`, if any.
+    public static func find(_ object: JSON, _ type: String) -> JSON? {
+        (object[path: ["status", "conditions"]]?.arrayValue ?? []).first { $0["type"]?.stringValue == type }
+    }
+
+    /// Sets a condition, keeping lastTransitionTime when the status does not change.
+    public static func set(_ object: inout JSON, type: String, status: String, reason: String, message: String, heartbeat: Bool = false) {
+        var conditions = object[path: ["status", "conditions"]]?.arrayValue ?? []
+        let now = JSON.string(Timestamp.now())
+        var condition: JSON = ["type": .string(type), "status": .string(status), "reason": .string(reason), "message": .string(message)]
+        if let index = conditions.firstIndex(where: { $0["type"]?.stringValue == type }) {
+            let old = conditions[index]
+            condition["lastTransitionTime"] = old["status"]?.stringValue == status ? (old["lastTransitionTime"] ?? now) : now
+            condition["lastHeartbeatTime"] = heartbeat ? now : (old["lastHeartbeatTime"] ?? now)
+            conditions[index] = condition
+        } else {
+            condition["lastTransitionTime"] = now
+            condition["lastHeartbeatTime"] = now
+            conditions.append(condition)
+        }
+        object[path: ["status", "conditions"]] = .array(conditions)
+    }
+}

@@ -1,0 +1,240 @@
+import Kube9Controllers
+import Kube9Lua
+import Kube9Model
+import Kube9Policy
+import Logging
+import Synchronization
+
+/// Resources a node has given to its bound pods.
+public struct NodeUsage: Sendable, Equatable {
+    public var cpuMillis: Int64 = 0
+    public var memoryBytes: Int64 = 0
+    public var pods: Int64 = 0
+    public init() {}
+}
+
+/// kube9's scheduler.
+///
+/// ```
+/// unbound pods (oldest first) ─▶ policy = spec.schedulerName ("default-scheduler" → "default", else "best-fit")
+///      │                         views: kube9.Pod + kube9.Node (free = allocatable − bound pods' requests)
+///      ▼
+/// SchedulerCycle (Lua: filter → score → normalize → select) ─▶ NodeFit (Swift re-checks the choice)
+///      │ fits                                    │ no node / policy error
+///      ▼                                         ▼
+/// pods/binding, event Scheduled        PodScheduled=False + event FailedScheduling;
+///                                      retried when nodes or bound pods change
+/// ```
+public final class Scheduler: Sendable {
+    static let component = "kube9-scheduler"
+    static let pods = PodStrategy().type
+    static let nodes = NodeStrategy().type
+
+    let client: any ClusterClient
+    let host: PolicyHost
+    let logger: Logger
+    /// For each pod that could not be placed: the cluster fingerprint at the time, and the message.
+    private let failures = Mutex<[String: (fingerprint: String, message: String)]>([:])
+    /// Pods placed by this scheduler and the node, for the rescheduling message.
+    private let placed = Mutex<Int>(0)
+
+    public init(client: any ClusterClient, host: PolicyHost, logger: Logger) {
+        self.client = client
+        self.host = host
+        self.logger = logger
+    }
+
+    /// The policy a pod's `spec.schedulerName` selects.
+    public func policyName(for pod: JSON) -> String {
+        let requested = pod[path: ["spec", "schedulerName"]]?.stringValue ?? "default-scheduler"
+        if requested == "default-scheduler" || requested.isEmpty {
+            return host.policy(slot: .scheduler, name: "default") != nil ? "default" : "best-fit"
+        }
+        return requested
+    }
+
+    /// How many pods this scheduler has bound.
+    public var bound: Int { placed.withLock { $0 } }
+
+    /// Runs until cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            let didWork = await scheduleOnce()
+            if !didWork { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+    }
+
+    static func key(_ pod: JSON) -> String { "\(ObjectMeta.namespace(of: pod))/\(ObjectMeta.name(of: pod))/\(ObjectMeta.uid(of: pod))" }
+
+    /// Nodes by name and what their bound pods use, from the cache.
+    func snapshot() -> (nodes: [String: JSON], usage: [String: NodeUsage], pending: [JSON], fingerprint: String) {
+        var nodes: [String: JSON] = [:]
+        var fingerprintParts: [String] = []
+        for node in client.list(Self.nodes, namespace: nil) {
+            let name = ObjectMeta.name(of: node)
+            nodes[name] = node
+            fingerprintParts.append("\(name)@\(ObjectMeta.resourceVersion(of: node))")
+        }
+        var usage: [String: NodeUsage] = [:]
+        var pending: [JSON] = []
+        var boundCount = 0
+        for pod in client.list(Self.pods, namespace: nil) {
+            let phase = pod[path: ["status", "phase"]]?.stringValue
+            if let node = pod[path: ["spec", "nodeName"]]?.stringValue, !node.isEmpty {
+                guard phase != "Succeeded", phase != "Failed" else { continue }
+                let (cpu, memory) = SchedulerViews.requests(of: pod)
+                usage[node, default: NodeUsage()].cpuMillis += cpu
+                usage[node, default: NodeUsage()].memoryBytes += memory
+                usage[node, default: NodeUsage()].pods += 1
+                boundCount += 1
+            } else if ObjectMeta.deletionTimestamp(of: pod) == nil, phase == nil || phase == "Pending" {
+                pending.append(pod)
+            }
+        }
+        pending.sort {
+            ($0[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "", ObjectMeta.name(of: $0))
+                < ($1[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "", ObjectMeta.name(of: $1))
+        }
+        fingerprintParts.sort()
+        return (nodes, usage, pending, fingerprintParts.joined(separator: ",") + "#\(boundCount)")
+    }
+
+    /// One pass over the pending pods. Returns whether any pod was attempted.
+    @discardableResult
+    public func scheduleOnce() async -> Bool {
+        var (nodes, usage, pending, fingerprint) = snapshot()
+        let current = Set(pending.map(Self.key))
+        failures.withLock { state in for key in state.keys where !current.contains(key) { state[key] = nil } }
+        var attempted = false
+        for pod in pending {
+            let key = Self.key(pod)
+            if let failure = failures.withLock({ $0[key] }), failure.fingerprint == fingerprint { continue }
+            attempted = true
+            if let node = await schedule(pod, nodes: nodes, usage: usage, fingerprint: fingerprint) {
+                let (cpu, memory) = SchedulerViews.requests(of: pod)
+                usage[node, default: NodeUsage()].cpuMillis += cpu
+                usage[node, default: NodeUsage()].memoryBytes += memory
+                usage[node, default: NodeUsage()].pods += 1
+                fingerprint += "+\(key)"
+                if let refreshed = client.get(Self.nodes, namespace: "", name: node) { nodes[node] = refreshed }
+            }
+        }
+        return attempted
+    }
+
+    /// Places one pod; returns the node it was bound to.
+    func schedule(_ pod: JSON, nodes: [String: JSON], usage: [String: NodeUsage], fingerprint: String) async -> String? {
+        let name = ObjectMeta.name(of: pod)
+        let namespace = ObjectMeta.namespace(of: pod)
+        let policyName = policyName(for: pod)
+        guard let policy = host.policy(slot: .scheduler, name: policyName) else {
+            await fail(pod, reason: "SchedulerError", message: "no scheduler policy named \(policyName) is installed (spec.schedulerName)", fingerprint: fingerprint)
+            return nil
+        }
+        let views = nodes.values.map { node -> LuaValue in
+            let used = usage[ObjectMeta.name(of: node)] ?? NodeUsage()
+            return SchedulerViews.node(node, usedCPUMillis: used.cpuMillis, usedMemoryBytes: used.memoryBytes, usedPods: used.pods)
+        }
+        let decision: SchedulingDecision
+        do {
+            decision = try SchedulerCycle.run(policy, pod: SchedulerViews.pod(pod), nodes: views)
+        } catch {
+            await fail(pod, reason: "SchedulerError", message: "scheduler policy \(policyName) failed: \(error)", fingerprint: fingerprint)
+            return nil
+        }
+        guard let chosen = decision.node, let node = nodes[chosen] else {
+            var message = decision.summary
+            let (cpu, memory) = SchedulerViews.requests(of: pod)
+            let largestCPU = nodes.values.map { SchedulerViews.allocatable(of: $0).cpuMillis }.max() ?? 0
+            let largestMemory = nodes.values.map { SchedulerViews.allocatable(of: $0).memoryBytes }.max() ?? 0
+            if nodes.isEmpty {
+                message = "0/0 nodes are available: no nodes are registered."
+            } else if cpu > largestCPU {
+                message += " The pod requests \(Quantity(milliValue: cpu)) cpu, more than the capacity of any node (largest: \(Quantity(milliValue: largestCPU)))."
+            } else if memory > largestMemory {
+                message += " The pod requests \(Quantity(units: memory)) memory, more than the capacity of any node (largest: \(Quantity(units: largestMemory)))."
+            }
+            await fail(pod, reason: "Unschedulable", message: message, fingerprint: fingerprint)
+            return nil
+        }
+        if let problem = NodeFit.problem(pod: pod, node: node, usage: usage[chosen] ?? NodeUsage()) {
+            await fail(pod, reason: "SchedulerError",
+                       message: "scheduler policy \(policyName) chose node \(chosen), which does not fit: \(problem)", fingerprint: fingerprint)
+            return nil
+        }
+        do {
+            try await client.bind(namespace: namespace, pod: name, node: chosen)
+        } catch {
+            logger.warning("binding failed", metadata: ["pod": "\(namespace)/\(name)", "node": "\(chosen)", "error": "\(error)"])
+            return nil
+        }
+        placed.withLock { $0 += 1 }
+        failures.withLock { $0[Self.key(pod)] = nil }
+        var message = "Successfully assigned \(namespace)/\(name) to \(chosen)"
+        if let from = pod[path: ["metadata", "annotations", NodeLifecycleController.rescheduledFromAnnotation]]?.stringValue {
+            message += " (rescheduled from \(from))"
+        }
+        await client.event(about: pod, type: "Normal", reason: "Scheduled", message: message + " by policy \(policyName)", component: Self.component)
+        return chosen
+    }
+
+    /// Leaves the pod Pending with PodScheduled=False and the reason; writes only when it changed.
+    func fail(_ pod: JSON, reason: String, message: String, fingerprint: String) async {
+        let key = Self.key(pod)
+        let previous = failures.withLock { state -> String? in
+            let old = state[key]?.message
+            state[key] = (fingerprint, message)
+            return old
+        }
+        guard previous != message else { return }
+        let condition = Conditions.find(pod, "PodScheduled")
+        if condition?["message"]?.stringValue != message || condition?["reason"]?.stringValue != reason {
+            do {
+                try await client.modify(Self.pods, namespace: ObjectMeta.namespace(of: pod), name: ObjectMeta.name(of: pod), status: true) { pod in
+                    Conditions.set(&pod, type: "PodScheduled", status: "False", reason: reason, message: message)
+                }
+            } catch {
+                logger.debug("cannot update pod condition", metadata: ["pod": "\(key)", "error": "\(error)"])
+            }
+        }
+        await client.event(about: pod, type: "Warning", reason: "FailedScheduling", message: message, component: Self.component)
+    }
+}
+
+/// Swift's own check of a node chosen by a policy: it never over-commits cpu, memory or pod
+/// slots, and respects readiness, cordons, node selectors and NoSchedule/NoExecute taints.
+public enum NodeFit {
+    /// Why the pod cannot run on the node, or nil when it can.
+    public static func problem(pod: JSON, node: JSON, usage: NodeUsage) -> String? {
+        if !SchedulerViews.isReady(node) { return "node(s) were not ready" }
+        if node[path: ["spec", "unschedulable"]]?.boolValue == true { return "node(s) were unschedulable" }
+        let labels = ObjectMeta.labels(of: node)
+        for (key, value) in pod[path: ["spec", "nodeSelector"]]?.objectValue ?? [:] where labels[key] != value.stringValue {
+            return "node(s) didn't match Pod's node affinity/selector"
+        }
+        let tolerations = pod[path: ["spec", "tolerations"]]?.arrayValue ?? []
+        for taint in node[path: ["spec", "taints"]]?.arrayValue ?? [] {
+            let effect = taint["effect"]?.stringValue ?? ""
+            guard effect == "NoSchedule" || effect == "NoExecute" else { continue }
+            if !tolerations.contains(where: { tolerates($0, taint) }) {
+                return "node(s) had untolerated taint {\(taint["key"]?.stringValue ?? "")}"
+            }
+        }
+        let (cpu, memory, pods) = SchedulerViews.allocatable(of: node)
+        let (podCPU, podMemory) = SchedulerViews.requests(of: pod)
+        if usage.pods + 1 > pods { return "Too many pods" }
+        if usage.cpuMillis + podCPU > cpu { return "Insufficient cpu" }
+        if usage.memoryBytes + podMemory > memory { return "Insufficient memory" }
+        return nil
+    }
+
+    static func tolerates(_ toleration: JSON, _ taint: JSON) -> Bool {
+        let key = toleration["key"]?.stringValue ?? ""
+        let operatorName = toleration["operator"]?.stringValue ?? "Equal"
+        if !key.isEmpty, key != taint["key"]?.stringValue { return false }
+        if key.isEmpty, operatorName != "Exists" { return false }
+        if operatorName != "Exists", (toleration["value"]?.stringValue ?? "") != (taint["value"]?.stringValue ?? "") { return false }
+        let effect = toleration["effect"]?.stringValue ?? ""
+        return effect.isEmpty || effect == taint["effect"]?.stringValue
+    }
+}
