@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "Kube9PolicyTests", dependencies: ["Kube9Policy", "Kube9Lua", "Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9ModelTests", dependencies: ["Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9StoreTests", dependencies: ["Kube9Store", "Kube9Model"], swiftSettings: strict),
-        .testTarget(name: "Kube9ServerTests", dependencies: ["Kube9Server", "Kube9Store", "Kube9Model"], swiftSettings: strict),
+        .testTarget(name: "Kube9ServerTests", dependencies: ["Kube9Server", "Kube9Store", "Kube9Model", "Kube9Scheduler"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Kube9Testing", "Kube9Client", "Kube9Model"],
