@@ -153,19 +153,22 @@ public final class LuaState {
         lua_settop(state, -2)
     }
 
-    /// Calls the function at `function` (a reference to a function) with `arguments`.
-    public func call(_ function: LuaReference, _ arguments: [LuaValue], limits callLimits: LuaCallLimits = LuaCallLimits()) throws(LuaError) -> [LuaValue] {
+    /// Calls the function at `function` (a reference to a function) with `arguments`, preceded
+    /// by the values of `references` (tables and functions that stay in Lua).
+    public func call(_ function: LuaReference, references: [LuaReference] = [], _ arguments: [LuaValue],
+                     limits callLimits: LuaCallLimits = LuaCallLimits()) throws(LuaError) -> [LuaValue] {
         let top = lua_gettop(state)
         defer { lua_settop(state, top) }
         kube9_lua_getref(state, function.id)
         if lua_type(state, -1) != LUA_TFUNCTION {
             throw LuaError(kind: .value, message: "attempt to call a \(String(cString: lua_typename(state, lua_type(state, -1)))) value")
         }
-        guard lua_checkstack(state, Int32(arguments.count) + 8) != 0 else {
+        guard lua_checkstack(state, Int32(arguments.count + references.count) + 8) != 0 else {
             throw LuaError(kind: .value, message: "too many arguments")
         }
+        for reference in references { kube9_lua_getref(state, reference.id) }
         for argument in arguments { try push(argument, depth: 0) }
-        try protectedCall(arguments: Int32(arguments.count), results: LUA_MULTRET, limits: callLimits)
+        try protectedCall(arguments: Int32(arguments.count + references.count), results: LUA_MULTRET, limits: callLimits)
         let count = lua_gettop(state) - top
         var results: [LuaValue] = []
         results.reserveCapacity(Int(count))

@@ -10,6 +10,11 @@ final class PolicyInstance: @unchecked Sendable {
     let state: LuaState
     let module: LuaReference
     var hooks: [String: LuaReference] = [:]
+    /// Which mirror this state holds node views of, and up to which change.
+    var mirror: Int?
+    var mirrorSequence = -1
+    var cycle: LuaReference?
+    var apply: LuaReference?
 
     init(state: LuaState, module: LuaReference) {
         self.state = state
@@ -112,22 +117,74 @@ public final class LoadedPolicy: Sendable {
         return (PolicyInstance(state: state, module: module), name, hooks)
     }
 
+    /// Runs a whole scheduling cycle for `pod` over the nodes in `mirror`, in one call into Lua:
+    /// the state first applies the mirror changes it has not seen. Scores come back only when
+    /// `wantScores` (or when the policy normalizes or selects).
+    public func schedule(pod: LuaValue, mirror: NodeMirror, wantScores: Bool = false) throws(PolicyError) -> SchedulingDecision {
+        guard source.slot == .scheduler else {
+            throw PolicyError(kind: .contract, slot: source.slot, name: source.name, message: "only scheduler policies schedule")
+        }
+        let instance = try takeInstance()
+        defer { pool.withLock { idle in if idle.count < Self.maximumIdle { idle.append(instance) } } }
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let state = instance.state
+            if instance.cycle == nil {
+                // kube9 is a read-only proxy: read through it with Lua, not a raw get.
+                instance.cycle = try state.evaluate("return kube9._cycle", chunkName: "kube9/cycle.lua", limits: .unlimited)
+                instance.apply = try state.evaluate("return kube9._mirror_apply", chunkName: "kube9/cycle.lua", limits: .unlimited)
+            }
+            let id = mirror.id
+            let delta = mirror.delta(since: instance.mirror == id ? instance.mirrorSequence : -1)
+            if delta.reset || !delta.changes.isEmpty {
+                let changes: [LuaValue] = delta.changes.map { name, view in .map(view.map { ["name": .string(name), "view": $0] } ?? ["name": .string(name)]) }
+                _ = try state.call(instance.apply!, [.bool(delta.reset), .array(changes)], limits: .unlimited)
+            }
+            instance.mirror = id
+            instance.mirrorSequence = delta.sequence
+            let results = try state.call(instance.cycle!, references: [instance.module], [pod, .bool(wantScores)],
+                                         limits: source.budget.callLimits)
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            statistics.withLock { $0.calls += 1; $0.record(microseconds: elapsed) }
+            var reasons: [String: String] = [:]
+            if case .map(let map)? = results.dropFirst().first { for (key, value) in map { reasons[key] = value.stringValue ?? "filtered by policy" } }
+            var scores: [String: Double] = [:]
+            if results.count > 2, case .map(let map) = results[2] { for (key, value) in map { scores[key] = value.doubleValue ?? 0 } }
+            return SchedulingDecision(node: results.first?.stringValue, scores: scores, reasons: reasons)
+        } catch let error as LuaError {
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
+            statistics.withLock { stats in
+                stats.calls += 1
+                stats.errors += 1
+                if policyError.kind == .killed { stats.kills += 1 }
+                stats.record(microseconds: elapsed)
+            }
+            // The state may hold a half-applied mirror: make the next cycle start over.
+            instance.mirror = nil
+            throw policyError
+        } catch {
+            instance.mirror = nil
+            throw PolicyError(kind: .runtime, slot: source.slot, name: source.name, message: "\(error)")
+        }
+    }
+
+    func takeInstance() throws(PolicyError) -> PolicyInstance {
+        if let pooled = pool.withLock({ $0.popLast() }) { return pooled }
+        do {
+            return try Self.instantiate(source, logger: logger).0
+        } catch {
+            statistics.withLock { $0.errors += 1 }
+            throw error
+        }
+    }
+
     /// Calls `hook` with `arguments` on a pooled state under the policy's budget.
     public func call(_ hook: String, _ arguments: [LuaValue]) throws(PolicyError) -> [LuaValue] {
         guard hooks.contains(hook) else {
             throw PolicyError(kind: .contract, slot: source.slot, name: source.name, message: "the policy has no hook `\(hook)`")
         }
-        let instance: PolicyInstance
-        if let pooled = pool.withLock({ $0.popLast() }) {
-            instance = pooled
-        } else {
-            do {
-                instance = try Self.instantiate(source, logger: logger).0
-            } catch {
-                statistics.withLock { $0.errors += 1 }
-                throw error
-            }
-        }
+        let instance = try takeInstance()
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
             pool.withLock { idle in if idle.count < Self.maximumIdle { idle.append(instance) } }

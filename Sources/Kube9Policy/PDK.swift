@@ -157,5 +157,71 @@ public enum PDK {
     end
 
     kube9.scheduler = scheduler
+
+    -- The scheduling cycle, run inside Lua with the node views mirrored into this state
+    -- (see NodeMirror). Internal: policies have no reason to call these.
+    local mirror, order = {}, {}
+    function kube9._mirror_apply(reset, changes)
+      if reset then mirror = {} end
+      local reorder = reset
+      for i = 1, #changes do
+        local change = changes[i]
+        if mirror[change.name] == nil or change.view == nil then reorder = true end
+        mirror[change.name] = change.view
+      end
+      if reorder then
+        order = {}
+        for name in pairs(mirror) do order[#order + 1] = name end
+        table.sort(order)
+      end
+    end
+
+    local function checked(name, score, what)
+      if type(score) ~= "number" or score ~= score or score < 0 or score > 100 then
+        error(what .. " must return a number from 0 to 100 for node " .. name .. ", got " .. tostring(score), 0)
+      end
+      return score
+    end
+
+    -- Returns chosen node (or nil), reasons (name -> why filtered), and scores when asked for
+    -- or needed by normalize/select.
+    function kube9._cycle(policy, pod, want_scores)
+      local filter, score, normalize, select = policy.filter, policy.score, policy.normalize, policy.select
+      local keep = want_scores or normalize ~= nil or select ~= nil
+      local reasons, scores, feasible = {}, keep and {} or nil, keep and {} or nil
+      local best, best_score = nil, -1
+      for i = 1, #order do
+        local name = order[i]
+        local node = mirror[name]
+        local ok, reason = filter(pod, node)
+        if ok then
+          local s = checked(name, score(pod, node), "score")
+          if keep then scores[name] = s; feasible[#feasible + 1] = name end
+          if s > best_score then best, best_score = name, s end
+        else
+          reasons[name] = type(reason) == "string" and reason or "filtered by policy"
+        end
+      end
+      if best ~= nil and normalize ~= nil then
+        local normalized = normalize(pod, scores)
+        if type(normalized) ~= "table" then error("normalize must return a table of node name -> score", 0) end
+        best, best_score = nil, -1
+        for _, name in ipairs(feasible) do
+          local s = checked(name, normalized[name] or scores[name], "normalize")
+          scores[name] = s
+          if s > best_score then best, best_score = name, s end
+        end
+      end
+      if best ~= nil and select ~= nil then
+        local candidates = {}
+        for i, name in ipairs(feasible) do candidates[i] = { name = name, score = scores[name] } end
+        local picked = select(pod, candidates)
+        if type(picked) ~= "string" or scores[picked] == nil then
+          error("select must return the name of a feasible node, got " .. tostring(picked), 0)
+        end
+        best = picked
+      end
+      return best, reasons, scores
+    end
     """#
 }

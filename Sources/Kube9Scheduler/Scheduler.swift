@@ -35,8 +35,12 @@ public final class Scheduler: Sendable {
     let logger: Logger
     /// For each pod that could not be placed: the cluster fingerprint at the time, and the message.
     private let failures = Mutex<[String: (fingerprint: String, message: String)]>([:])
-    /// Pods placed by this scheduler and the node, for the rescheduling message.
+    /// Pods this scheduler has bound.
     private let placed = Mutex<Int>(0)
+    /// Node views mirrored into the policies' Lua states.
+    let mirror = NodeMirror()
+    /// Bindings and events in flight at once (group commit batches their fsyncs).
+    static let concurrentBinds = 64
 
     public init(client: any ClusterClient, host: PolicyHost, logger: Logger) {
         self.client = client
@@ -99,45 +103,54 @@ public final class Scheduler: Sendable {
         return (nodes, usage, pending, fingerprintParts.joined(separator: ",") + "#\(boundCount)")
     }
 
+    func view(_ node: JSON, _ usage: NodeUsage) -> LuaValue {
+        SchedulerViews.node(node, usedCPUMillis: usage.cpuMillis, usedMemoryBytes: usage.memoryBytes, usedPods: usage.pods)
+    }
+
     /// One pass over the pending pods. Returns whether any pod was attempted.
     @discardableResult
     public func scheduleOnce() async -> Bool {
         var (nodes, usage, pending, fingerprint) = snapshot()
         let current = Set(pending.map(Self.key))
         failures.withLock { state in for key in state.keys where !current.contains(key) { state[key] = nil } }
+        for (name, node) in nodes { mirror.update(name, view: view(node, usage[name] ?? NodeUsage())) }
+        mirror.retain(only: Set(nodes.keys))
         var attempted = false
-        for pod in pending {
-            let key = Self.key(pod)
-            if let failure = failures.withLock({ $0[key] }), failure.fingerprint == fingerprint { continue }
-            attempted = true
-            if let node = await schedule(pod, nodes: nodes, usage: usage, fingerprint: fingerprint) {
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for pod in pending {
+                let key = Self.key(pod)
+                if let failure = failures.withLock({ $0[key] }), failure.fingerprint == fingerprint { continue }
+                attempted = true
+                guard let node = await choose(pod, nodes: nodes, usage: usage, fingerprint: fingerprint) else { continue }
+                // Count the pod against the node now, so the next pods see it, then bind in the background.
                 let (cpu, memory) = SchedulerViews.requests(of: pod)
                 usage[node, default: NodeUsage()].cpuMillis += cpu
                 usage[node, default: NodeUsage()].memoryBytes += memory
                 usage[node, default: NodeUsage()].pods += 1
+                mirror.update(node, view: view(nodes[node]!, usage[node]!))
                 fingerprint += "+\(key)"
-                if let refreshed = client.get(Self.nodes, namespace: "", name: node) { nodes[node] = refreshed }
+                if inFlight >= Self.concurrentBinds {
+                    await group.next()
+                    inFlight -= 1
+                }
+                inFlight += 1
+                group.addTask { await self.bind(pod, to: node) }
             }
         }
         return attempted
     }
 
-    /// Places one pod; returns the node it was bound to.
-    func schedule(_ pod: JSON, nodes: [String: JSON], usage: [String: NodeUsage], fingerprint: String) async -> String? {
-        let name = ObjectMeta.name(of: pod)
-        let namespace = ObjectMeta.namespace(of: pod)
+    /// Picks a node for one pod (nil when it fits nowhere or the policy failed; the pod is then marked).
+    func choose(_ pod: JSON, nodes: [String: JSON], usage: [String: NodeUsage], fingerprint: String) async -> String? {
         let policyName = policyName(for: pod)
         guard let policy = host.policy(slot: .scheduler, name: policyName) else {
             await fail(pod, reason: "SchedulerError", message: "no scheduler policy named \(policyName) is installed (spec.schedulerName)", fingerprint: fingerprint)
             return nil
         }
-        let views = nodes.values.map { node -> LuaValue in
-            let used = usage[ObjectMeta.name(of: node)] ?? NodeUsage()
-            return SchedulerViews.node(node, usedCPUMillis: used.cpuMillis, usedMemoryBytes: used.memoryBytes, usedPods: used.pods)
-        }
         let decision: SchedulingDecision
         do {
-            decision = try SchedulerCycle.run(policy, pod: SchedulerViews.pod(pod), nodes: views)
+            decision = try policy.schedule(pod: SchedulerViews.pod(pod), mirror: mirror)
         } catch {
             await fail(pod, reason: "SchedulerError", message: "scheduler policy \(policyName) failed: \(error)", fingerprint: fingerprint)
             return nil
@@ -162,11 +175,18 @@ public final class Scheduler: Sendable {
                        message: "scheduler policy \(policyName) chose node \(chosen), which does not fit: \(problem)", fingerprint: fingerprint)
             return nil
         }
+        return chosen
+    }
+
+    /// Binds and records the Scheduled event.
+    func bind(_ pod: JSON, to chosen: String) async {
+        let name = ObjectMeta.name(of: pod)
+        let namespace = ObjectMeta.namespace(of: pod)
         do {
             try await client.bind(namespace: namespace, pod: name, node: chosen)
         } catch {
             logger.warning("binding failed", metadata: ["pod": "\(namespace)/\(name)", "node": "\(chosen)", "error": "\(error)"])
-            return nil
+            return
         }
         placed.withLock { $0 += 1 }
         failures.withLock { $0[Self.key(pod)] = nil }
@@ -174,8 +194,7 @@ public final class Scheduler: Sendable {
         if let from = pod[path: ["metadata", "annotations", NodeLifecycleController.rescheduledFromAnnotation]]?.stringValue {
             message += " (rescheduled from \(from))"
         }
-        await client.event(about: pod, type: "Normal", reason: "Scheduled", message: message + " by policy \(policyName)", component: Self.component)
-        return chosen
+        await client.event(about: pod, type: "Normal", reason: "Scheduled", message: message + " by policy \(policyName(for: pod))", component: Self.component)
     }
 
     /// Leaves the pod Pending with PodScheduled=False and the reason; writes only when it changed.

@@ -11,8 +11,8 @@ final class BenchServer {
     let url: String
     let startupMilliseconds: Double
 
-    init(binary: String, extraArguments: [String] = []) throws {
-        dataDirectory = NSTemporaryDirectory() + "kube9-bench-\(UUID().uuidString)"
+    init(binary: String, extraArguments: [String] = [], dataDirectory reuse: String? = nil) throws {
+        dataDirectory = reuse ?? (NSTemporaryDirectory() + "kube9-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["server", "--data-dir", dataDirectory, "--listen", "127.0.0.1:0", "--log-level", "warning"] + extraArguments
@@ -39,12 +39,21 @@ final class BenchServer {
         url = found
     }
 
-    func stop() {
+    /// Stops the server; the data directory is removed unless `keepData`.
+    func stop(keepData: Bool = false) {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(atPath: dataDirectory)
+        if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
+    }
+
+    /// User plus system CPU seconds the server has used (from /proc).
+    var cpuSeconds: Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: ")").last?.split(separator: " ") ?? []
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 
@@ -65,7 +74,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (release builds); each writes its section of docs/benchmarks.md.",
-        subcommands: [APIBenchCommand.self, LuaBenchCommand.self])
+        subcommands: [APIBenchCommand.self, LuaBenchCommand.self, SchedulerBenchCommand.self])
 
     /// Replaces the section that starts with `heading` (up to the next "## ") in a Markdown file.
     static func replaceSection(in path: String, heading: String, with section: String) throws {

@@ -187,6 +187,39 @@ struct HotSwapTests {
     }
 }
 
+@Suite("node mirror")
+struct NodeMirrorTests {
+    @Test("a state that ran a cycle on one mirror sees a new mirror's nodes, even at a reused address")
+    func freshMirrorEachTime() throws {
+        let policy = try LoadedPolicy(source(schedulerSource(score: 50)), logger: .init(label: "test"))
+        let pod: LuaValue = ["name": "p", "requests": ["cpu": 1.0, "memory": 0, "pods": 1]]
+        for round in 0..<20 {
+            let name = "node-\(round)"
+            let node: LuaValue = ["name": .string(name), "ready": true, "free": ["cpu": 4.0, "memory": .integer(1 << 30), "pods": 10]]
+            #expect(try policy.schedule(pod: pod, mirror: NodeMirror.of([node])).node == name)
+        }
+    }
+
+    @Test("incremental updates reach a state that already holds the mirror")
+    func incremental() throws {
+        let policy = try LoadedPolicy(source(schedulerSource(score: 50)), logger: .init(label: "test"))
+        let mirror = NodeMirror()
+        let pod: LuaValue = ["name": "p", "requests": ["cpu": 2.0, "memory": 0, "pods": 1]]
+        func node(_ name: String, _ cpu: Double) -> LuaValue {
+            ["name": .string(name), "ready": true, "free": ["cpu": .number(cpu), "memory": .integer(1 << 30), "pods": 10]]
+        }
+        mirror.update("a", view: node("a", 4))
+        mirror.update("b", view: node("b", 4))
+        #expect(try policy.schedule(pod: pod, mirror: mirror).node == "a")
+        mirror.update("a", view: node("a", 1))
+        #expect(try policy.schedule(pod: pod, mirror: mirror).node == "b")
+        mirror.update("b", view: nil)
+        let decision = try policy.schedule(pod: pod, mirror: mirror)
+        #expect(decision.node == nil)
+        #expect(decision.reasons == ["a": "Insufficient cpu"])
+    }
+}
+
 @Suite("policy tests as data")
 struct PolicyTestRunnerTests {
     static var policiesDirectory: String {
