@@ -59,9 +59,19 @@ public final class NodeLifecycleController: Sendable {
         let eviction = Self.nanoseconds(timing.podEvictionTimeout)
         let nodes = client.list(Self.nodes, namespace: nil)
         let names = Set(nodes.map { ObjectMeta.name(of: $0) })
-        firstSeen.withLock { seen in
-            for name in names where seen[name] == nil { seen[name] = now }
+        let added = firstSeen.withLock { seen -> Set<String> in
+            let added = names.filter { seen[$0] == nil }
+            for name in added { seen[name] = now }
             for name in seen.keys where !names.contains(name) { seen[name] = nil }
+            return added
+        }
+        // A node registered in the last minute gets its RegisteredNode event (not every node at each server start).
+        let recent = Timestamp.nowSeconds() - 60
+        for node in nodes where added.contains(ObjectMeta.name(of: node))
+            && (Timestamp.parse(node[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "") ?? 0) >= recent {
+            let name = ObjectMeta.name(of: node)
+            await client.event(about: node, type: "Normal", reason: "RegisteredNode",
+                               message: "Node \(name) event: Registered Node \(name) in Controller", component: Self.component)
         }
         for node in nodes {
             let name = ObjectMeta.name(of: node)

@@ -141,7 +141,7 @@ struct SchedulingTests {
             }
         }
         let reasons = try server.kubectl("get", "events", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}").stdout
-        for reason in ["NodeNotReady", "Evicted", "Rescheduled", "Scheduled"] {
+        for reason in ["RegisteredNode", "NodeNotReady", "Evicted", "Rescheduled", "Scheduled"] {
             #expect(reasons.contains(reason), "no \(reason) event")
         }
     }
