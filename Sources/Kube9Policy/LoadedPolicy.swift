@@ -151,7 +151,7 @@ public final class LoadedPolicy: Sendable {
             var scores: [String: Double] = [:]
             if results.count > 2, case .map(let map) = results[2] { for (key, value) in map { scores[key] = value.doubleValue ?? 0 } }
             return SchedulingDecision(node: results.first?.stringValue, scores: scores, reasons: reasons)
-        } catch let error as LuaError {
+        } catch {
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
             let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
             statistics.withLock { stats in
@@ -163,9 +163,6 @@ public final class LoadedPolicy: Sendable {
             // The state may hold a half-applied mirror: make the next cycle start over.
             instance.mirror = nil
             throw policyError
-        } catch {
-            instance.mirror = nil
-            throw PolicyError(kind: .runtime, slot: source.slot, name: source.name, message: "\(error)")
         }
     }
 

@@ -126,6 +126,48 @@ public enum PDK {
     end
     scheduler.tolerates = tolerates
 
+    local function expression_holds(expression, values)
+      local actual = values[expression.key]
+      local op, wanted = expression.operator, expression.values or {}
+      if op == "In" or op == "NotIn" then
+        local found = false
+        for _, value in ipairs(wanted) do if value == actual then found = true break end end
+        if op == "In" then return actual ~= nil and found end
+        return actual == nil or not found
+      elseif op == "Exists" then return actual ~= nil
+      elseif op == "DoesNotExist" then return actual == nil
+      elseif op == "Gt" or op == "Lt" then
+        local left, right = math.tointeger(tonumber(actual or "")), math.tointeger(tonumber(wanted[1] or ""))
+        if left == nil or right == nil then return false end
+        if op == "Gt" then return left > right end
+        return left < right
+      end
+      return false
+    end
+
+    -- Required node affinity: at least one term matches; within a term, every expression.
+    local function affinity_matches(terms, node)
+      if terms == nil then return true end
+      local labels, fields = node.labels or {}, { ["metadata.name"] = node.name }
+      for _, term in ipairs(terms) do
+        local expressions, field_expressions = term.matchExpressions, term.matchFields
+        if (expressions ~= nil and #expressions > 0) or (field_expressions ~= nil and #field_expressions > 0) then
+          local ok = true
+          for _, expression in ipairs(expressions or {}) do
+            if not expression_holds(expression, labels) then ok = false break end
+          end
+          if ok then
+            for _, expression in ipairs(field_expressions or {}) do
+              if not expression_holds(expression, fields) then ok = false break end
+            end
+          end
+          if ok then return true end
+        end
+      end
+      return false
+    end
+    scheduler.affinity_matches = affinity_matches
+
     -- The standard feasibility checks, in the order kube-scheduler reports them.
     -- pod.requests and node.free hold cpu (cores), memory (bytes) and pods (count).
     -- Written to allocate nothing: it runs once per node per pod.
@@ -138,6 +180,9 @@ public enum PDK {
         for key, value in pairs(selector) do
           if labels == nil or labels[key] ~= value then return false, "node(s) didn't match Pod's node affinity/selector" end
         end
+      end
+      if pod.node_affinity ~= nil and not affinity_matches(pod.node_affinity, node) then
+        return false, "node(s) didn't match Pod's node affinity/selector"
       end
       local taints = node.taints
       if taints ~= nil then

@@ -32,6 +32,7 @@ public enum SchedulerViews {
         ]
         if let selector = pod[path: ["spec", "nodeSelector"]], case .object = selector { view["node_selector"] = LuaValue(json: selector) }
         if let tolerations = pod[path: ["spec", "tolerations"]], case .array = tolerations { view["tolerations"] = LuaValue(json: tolerations) }
+        if let terms = NodeAffinity.requiredTerms(of: pod) { view["node_affinity"] = LuaValue(json: .array(terms)) }
         return .map(view)
     }
 

@@ -231,6 +231,7 @@ public enum NodeFit {
         for (key, value) in pod[path: ["spec", "nodeSelector"]]?.objectValue ?? [:] where labels[key] != value.stringValue {
             return "node(s) didn't match Pod's node affinity/selector"
         }
+        if !NodeAffinity.matches(pod: pod, node: node) { return "node(s) didn't match Pod's node affinity/selector" }
         let tolerations = pod[path: ["spec", "tolerations"]]?.arrayValue ?? []
         for taint in node[path: ["spec", "taints"]]?.arrayValue ?? [] {
             let effect = taint["effect"]?.stringValue ?? ""

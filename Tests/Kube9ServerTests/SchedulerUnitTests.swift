@@ -40,4 +40,20 @@ struct NodeFitTests {
         #expect(NodeFit.problem(pod: pod(cpu: "1", selector: ["disk": "ssd"]), node: node(cpu: "4"), usage: NodeUsage()) != nil)
         #expect(NodeFit.problem(pod: pod(cpu: "1", selector: ["disk": "ssd"]), node: node(cpu: "4", labels: ["disk": "ssd"]), usage: NodeUsage()) == nil)
     }
+
+    @Test("required node affinity: terms ORed, expressions ANDed, Gt/Lt on integers")
+    func affinity() {
+        func withAffinity(_ terms: JSON) -> JSON {
+            var pod = pod(cpu: "1")
+            pod[path: ["spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]] = terms
+            return pod
+        }
+        let zoneB: JSON = [["matchExpressions": [["key": "zone", "operator": "In", "values": ["b"]], ["key": "cores", "operator": "Gt", "values": ["8"]]]]]
+        #expect(NodeFit.problem(pod: withAffinity(zoneB), node: node(cpu: "4", labels: ["zone": "b", "cores": "16"]), usage: NodeUsage()) == nil)
+        #expect(NodeFit.problem(pod: withAffinity(zoneB), node: node(cpu: "4", labels: ["zone": "b", "cores": "4"]), usage: NodeUsage()) != nil)
+        #expect(NodeFit.problem(pod: withAffinity(zoneB), node: node(cpu: "4", labels: ["zone": "a", "cores": "16"]), usage: NodeUsage()) != nil)
+        let byName: JSON = [["matchExpressions": [["key": "zone", "operator": "In", "values": ["x"]]]], ["matchFields": [["key": "metadata.name", "operator": "In", "values": ["n"]]]]]
+        #expect(NodeFit.problem(pod: withAffinity(byName), node: node(cpu: "4"), usage: NodeUsage()) == nil, "the second term matches the node's name")
+        #expect(NodeFit.problem(pod: withAffinity([[:]]), node: node(cpu: "4"), usage: NodeUsage()) != nil, "an empty term matches nothing")
+    }
 }

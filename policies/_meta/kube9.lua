@@ -41,6 +41,7 @@ kube9.api = 1
 ---@field requests kube9.Requests the sum of the containers' requests
 ---@field node_selector table<string,string>|nil
 ---@field tolerations kube9.Toleration[]|nil
+---@field node_affinity table[]|nil required node affinity terms (nodeSelectorTerms), as in the Pod spec
 
 ---@class kube9.Node
 ---@field name string
@@ -170,12 +171,19 @@ kube9.status = {
 kube9.scheduler = {}
 
 ---The standard feasibility checks, in kube-scheduler's order and words: node ready, not
----cordoned, node selector, untolerated NoSchedule/NoExecute taints, pod slots, cpu, memory.
+---cordoned, node selector, required node affinity, untolerated NoSchedule/NoExecute taints,
+---pod slots, cpu, memory.
 ---@param pod kube9.Pod
 ---@param node kube9.Node
 ---@return boolean ok
 ---@return string|nil reason
 function kube9.scheduler.fits(pod, node) end
+
+---Whether the node satisfies required node affinity terms (nil terms: true).
+---@param terms table[]|nil
+---@param node kube9.Node
+---@return boolean
+function kube9.scheduler.affinity_matches(terms, node) end
 
 ---Whether the tolerations tolerate the taint.
 ---@param tolerations kube9.Toleration[]|nil

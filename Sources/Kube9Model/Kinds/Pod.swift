@@ -155,6 +155,7 @@ public struct PodStrategy: ResourceStrategy {
                 causes.append(.typeInvalid("spec.tolerations", expected: "array", got: tolerations))
             }
         }
+        causes += NodeAffinity.validate(object)
         if let volumes = spec["volumes"]?.arrayValue {
             var volumeNames = Set<String>()
             for (index, volume) in volumes.enumerated() {
