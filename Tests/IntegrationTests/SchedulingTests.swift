@@ -140,8 +140,16 @@ struct SchedulingTests {
                 live[event.name] = event.uid
             }
         }
+        // The node comes back: Ready again, taint gone, and it does not get its old pods back.
+        let returned = try AgentProcess(server: server, name: victim, cpus: victim == "n2" ? "8" : victim == "n1" ? "4" : "2", timing: Self.timing)
+        defer { returned.kill9() }
+        #expect(try waitUntil(seconds: 5) { try readyNodes(connection).contains(victim) }, "Ready again once heartbeats resume")
+        let taints = try connection.request("GET", "/api/v1/nodes/\(victim)").json()[path: ["spec", "taints"]]
+        #expect(taints == nil, "unreachable taint removed: \(String(describing: taints))")
+        usleep(1_000_000)
+        #expect(try pods(connection).allSatisfy { $0[path: ["spec", "nodeName"]]?.stringValue != victim }, "no pod is bound back to the returned node")
         let reasons = try server.kubectl("get", "events", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}").stdout
-        for reason in ["RegisteredNode", "NodeNotReady", "Evicted", "Rescheduled", "Scheduled"] {
+        for reason in ["RegisteredNode", "NodeNotReady", "Evicted", "Rescheduled", "Scheduled", "NodeReady"] {
             #expect(reasons.contains(reason), "no \(reason) event")
         }
     }

@@ -107,7 +107,99 @@ function SchedulerPolicy.select(pod, candidates) end
 ---| authorizer | authorize | | the request is denied |
 ---| crd | at least one of validate, default, reconcile | | the request is denied |
 ---
----The arguments of the slots other than scheduler are defined by the issues that wire them in.
+---The hooks below are api level 1 for every slot. Until a slot's caller exists in kube9 (see the
+---README), a policy for it can already be installed, and tested with `kube9 policy test`
+---through `{"hook": ..., "args": [...]}` cases.
+
+---# Hooks of the loadbalancer slot
+
+---@class kube9.Endpoint
+---@field name string the pod behind the endpoint
+---@field ip string
+---@field port integer
+---@field ready boolean
+---@field connections integer open connections the proxy counts to it
+
+---@class kube9.LoadBalancerPolicy
+local LoadBalancerPolicy = {}
+
+---Picks the backend for one new connection. An error or a bad index falls back to round robin.
+---@param service table {name, namespace, port}
+---@param endpoints kube9.Endpoint[] the ready endpoints
+---@param request table {client_ip, client_port}
+---@return integer index 1-based index into endpoints
+function LoadBalancerPolicy.pick(service, endpoints, request) end
+
+---# Hooks of the autoscaler slot
+
+---@class kube9.AutoscalerPolicy
+local AutoscalerPolicy = {}
+
+---The replica count a workload should have. kube9 clamps it to the min and max; an error keeps the current count.
+---@param target table {kind, name, namespace, replicas, min_replicas, max_replicas}
+---@param metrics table {cpu_utilization = average percent of requests, pods = pods measured}
+---@return integer replicas
+function AutoscalerPolicy.desired_replicas(target, metrics) end
+
+---# Hooks of the node-autoscaler slot
+
+---@class kube9.NodeAutoscalerPolicy
+local NodeAutoscalerPolicy = {}
+
+---How many nodes to add and which to remove. An error keeps the node count.
+---@param cluster table {nodes = kube9.Node[], pending = kube9.Pod[]}
+---@return table decision {add = integer, remove = string[]}
+function NodeAutoscalerPolicy.decide(cluster) end
+
+---# Hooks of the admission slot
+
+---@class kube9.AdmissionPolicy
+local AdmissionPolicy = {}
+
+---Returns the object to store instead (nil leaves it unchanged). Runs before validate.
+---@param request table {operation = "CREATE"|"UPDATE"|"DELETE", user = {name, groups}, resource, namespace, object, old_object}
+---@return table|nil object
+function AdmissionPolicy.mutate(request) end
+
+---Allows or denies the request; an error denies it (fail closed).
+---@param request table the same request as mutate, with the mutated object
+---@return boolean allowed
+---@return string|nil reason shown to the client when denied
+function AdmissionPolicy.validate(request) end
+
+---# Hooks of the authorizer slot
+
+---@class kube9.AuthorizerPolicy
+local AuthorizerPolicy = {}
+
+---Allows or denies one request; an error denies it (fail closed).
+---@param attributes table {user = {name, groups}, verb, group, resource, subresource, namespace, name, path}
+---@return boolean allowed
+---@return string|nil reason
+function AuthorizerPolicy.authorize(attributes) end
+
+---# Hooks of the crd slot
+
+---@class kube9.CustomResourcePolicy
+local CustomResourcePolicy = {}
+
+---Checks a custom object; an error refuses it.
+---@param object table
+---@param old_object table|nil on updates
+---@return boolean ok
+---@return string|nil reason
+function CustomResourcePolicy.validate(object, old_object) end
+
+---Fills defaults; returns the object to store.
+---@param object table
+---@return table object
+function CustomResourcePolicy.default(object) end
+
+---Decides what the object's children should be and its status.
+---@param object table
+---@param children table[] the objects it owns now
+---@return table result {children = table[], status = table}
+function CustomResourcePolicy.reconcile(object, children) end
 
 ---# Library
 
