@@ -35,19 +35,19 @@ let package = Package(
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
 
         .target(name: "CLuaShims", dependencies: ["CLua"]),
-        .target(name: "Kube9Lua", dependencies: ["CLua", "CLuaShims"], swiftSettings: strict),
+        .target(name: "Kube9Lua", dependencies: ["CLua", "CLuaShims"], exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Policy",
             dependencies: ["Kube9Lua", "Kube9Model", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict),
+            exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Controllers",
             dependencies: ["Kube9Model", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict),
+            exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Scheduler",
             dependencies: ["Kube9Controllers", "Kube9Policy", "Kube9Lua", "Kube9Model", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict),
+            exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Agent",
             dependencies: ["Kube9Client", "Kube9Model", .product(name: "Logging", package: "swift-log")],
@@ -63,7 +63,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
-            swiftSettings: strict),
+            exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Server",
             dependencies: [
@@ -73,7 +73,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            swiftSettings: strict),
+            exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Client",
             dependencies: ["Kube9Model", "CCurl"],
