@@ -144,25 +144,31 @@ public final class LoadedPolicy: Sendable {
             instance.mirrorSequence = delta.sequence
             let results = try state.call(instance.cycle!, references: [instance.module], [pod, .bool(wantScores)],
                                          limits: source.budget.callLimits)
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
-            statistics.withLock { $0.calls += 1; $0.record(microseconds: elapsed) }
+            record(since: start)
             var reasons: [String: String] = [:]
             if case .map(let map)? = results.dropFirst().first { for (key, value) in map { reasons[key] = value.stringValue ?? "filtered by policy" } }
             var scores: [String: Double] = [:]
             if results.count > 2, case .map(let map) = results[2] { for (key, value) in map { scores[key] = value.doubleValue ?? 0 } }
             return SchedulingDecision(node: results.first?.stringValue, scores: scores, reasons: reasons)
         } catch {
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
             let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
-            statistics.withLock { stats in
-                stats.calls += 1
-                stats.errors += 1
-                if policyError.kind == .killed { stats.kills += 1 }
-                stats.record(microseconds: elapsed)
-            }
+            record(since: start, failure: policyError)
             // The state may hold a half-applied mirror: make the next cycle start over.
             instance.mirror = nil
             throw policyError
+        }
+    }
+
+    /// Counts one call and its duration; a failure also counts as an error, and a kill as a kill.
+    private func record(since start: UInt64, failure: PolicyError? = nil) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+        statistics.withLock { stats in
+            stats.calls += 1
+            if let failure {
+                stats.errors += 1
+                if failure.kind == .killed { stats.kills += 1 }
+            }
+            stats.record(microseconds: elapsed)
         }
     }
 
@@ -188,18 +194,11 @@ public final class LoadedPolicy: Sendable {
         }
         do {
             let results = try instance.state.call(instance.hook(hook), arguments, limits: source.budget.callLimits)
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
-            statistics.withLock { $0.calls += 1; $0.record(microseconds: elapsed) }
+            record(since: start)
             return results
         } catch {
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
             let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
-            statistics.withLock { stats in
-                stats.calls += 1
-                stats.errors += 1
-                if policyError.kind == .killed { stats.kills += 1 }
-                stats.record(microseconds: elapsed)
-            }
+            record(since: start, failure: policyError)
             logger.warning("policy call failed", metadata: ["policy": "\(source.slot.rawValue)/\(source.name)", "hook": "\(hook)", "error": "\(policyError)"])
             throw policyError
         }
