@@ -4,6 +4,8 @@ import Kube9Model
 /// cache; every write goes through the API path (validation, admission, events), with the
 /// caller's identity named in `component`.
 public protocol ClusterClient: Sendable {
+    /// The store revision: it changes whenever any object changes.
+    var revision: Int64 { get }
     /// Objects of a kind (in one namespace, or all when nil), from the cache.
     func list(_ type: ResourceType, namespace: String?) -> [JSON]
     /// One object from the cache.

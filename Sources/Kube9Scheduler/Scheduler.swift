@@ -62,8 +62,17 @@ public final class Scheduler: Sendable {
 
     /// Runs until cancelled.
     public func run() async {
+        // A pass lists every node and pod; when a pass found nothing to do and nothing has
+        // been written since, the next one would find nothing either.
+        var idleAt: Int64? = nil
         while !Task.isCancelled {
+            if let idleAt, client.revision == idleAt {
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            let revision = client.revision
             let didWork = await scheduleOnce()
+            idleAt = didWork ? nil : revision
             if !didWork { try? await Task.sleep(for: .milliseconds(20)) }
         }
     }

@@ -31,17 +31,18 @@ struct KubeNineV0 {
 
     // MARK: Shapes
 
-    func usage(of node: String) -> (cpuMillis: Int64, pods: [String]) {
-        var cpu: Int64 = 0
-        var names: [String] = []
-        for pod in registry.store.list(resource: "pods", namespace: nil).objects.map(\.object)
-        where pod[path: ["spec", "nodeName"]]?.stringValue == node {
+    /// What the bound, unfinished pods use on each node, in one pass over the pods.
+    func usage() -> [String: (cpuMillis: Int64, pods: [String])] {
+        var byNode: [String: (cpuMillis: Int64, pods: [String])] = [:]
+        for stored in registry.store.list(resource: "pods", namespace: nil).objects {
+            let pod = stored.object
+            guard let node = pod[path: ["spec", "nodeName"]]?.stringValue, !node.isEmpty else { continue }
             let phase = pod[path: ["status", "phase"]]?.stringValue
             if phase == "Succeeded" || phase == "Failed" { continue }
-            cpu += SchedulerViews.requests(of: pod).cpuMillis
-            names.append(ObjectMeta.name(of: pod))
+            byNode[node, default: (0, [])].cpuMillis += SchedulerViews.requests(of: pod).cpuMillis
+            byNode[node, default: (0, [])].pods.append(ObjectMeta.name(of: pod))
         }
-        return (cpu, names.sorted())
+        return byNode
     }
 
     static func cores(_ millis: Int64) -> JSON {
@@ -53,10 +54,11 @@ struct KubeNineV0 {
         return ready == "True" ? "healthy" : ready == "Unknown" ? "failed" : "unhealthy"
     }
 
-    func nodeShape(_ node: JSON) -> JSON {
+    func nodeShape(_ node: JSON, usage: [String: (cpuMillis: Int64, pods: [String])]? = nil) -> JSON {
         let name = ObjectMeta.name(of: node)
         let total = SchedulerViews.allocatable(of: node).cpuMillis
-        let (used, pods) = usage(of: name)
+        let (used, unsorted) = (usage ?? self.usage())[name] ?? (0, [])
+        let pods = unsorted.sorted()
         var shape: JSON = [
             "id": .string(name), "name": .string(name),
             "node_type": .string(ObjectMeta.labels(of: node)[NodeStrategy.nodeTypeLabel] ?? "worker"),
@@ -91,12 +93,14 @@ struct KubeNineV0 {
     func handle(_ route: Route, method: String, body: () async throws -> JSON) async throws -> (Int, JSON) {
         switch (route, method) {
         case (.nodes, "GET"):
-            return (200, .array(registry.store.list(resource: "nodes", namespace: nil).objects.map { nodeShape($0.object) }))
+            let usage = usage()
+            return (200, .array(registry.store.list(resource: "nodes", namespace: nil).objects.map { nodeShape($0.object, usage: usage) }))
         case (.nodes, "POST"):
             return try await addNode(try await body())
         case (.nodesHealth, "GET"):
+            let usage = usage()
             return (200, .array(registry.store.list(resource: "nodes", namespace: nil).objects.map { stored in
-                let shape = nodeShape(stored.object)
+                let shape = nodeShape(stored.object, usage: usage)
                 return ["id": shape["id"]!, "name": shape["name"]!, "health_status": shape["health_status"]!,
                         "seconds_since_heartbeat": shape["seconds_since_heartbeat"] ?? .null]
             }))

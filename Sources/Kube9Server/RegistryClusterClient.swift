@@ -19,6 +19,8 @@ final class RegistryClusterClient: ClusterClient {
         registry.catalog.strategies.first { $0.type == type }!
     }
 
+    var revision: Int64 { registry.store.currentRevision }
+
     func list(_ type: ResourceType, namespace: String?) -> [JSON] {
         registry.store.list(resource: type.storageName, namespace: type.namespaced ? namespace : nil).objects.map(\.object)
     }
