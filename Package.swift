@@ -50,8 +50,15 @@ let package = Package(
             exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Agent",
-            dependencies: ["Kube9Client", "Kube9Model", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict),
+            dependencies: [
+                "Kube9Client", "Kube9Model", "Kube9Runtime", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            exclude: ["README.md"], swiftSettings: strict),
+        .target(
+            name: "Kube9Runtime",
+            dependencies: ["Kube9Client", "Kube9Model"],
+            exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Model",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
@@ -67,7 +74,7 @@ let package = Package(
         .target(
             name: "Kube9Server",
             dependencies: [
-                "Kube9Model", "Kube9Store", "Kube9Policy", "Kube9Lua", "Kube9Controllers", "Kube9Scheduler",
+                "Kube9Model", "Kube9Store", "Kube9Policy", "Kube9Lua", "Kube9Controllers", "Kube9Scheduler", "Kube9Client",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -80,12 +87,12 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "Kube9Testing",
-            dependencies: ["Kube9Model", "Kube9Client", "Kube9Store"],
+            dependencies: ["Kube9Model", "Kube9Client", "Kube9Store", "Kube9Runtime"],
             swiftSettings: strict),
         .executableTarget(
             name: "kube9",
             dependencies: [
-                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client", "Kube9Policy", "Kube9Lua", "CEditLine", "Kube9Agent",
+                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client", "Kube9Policy", "Kube9Lua", "CEditLine", "Kube9Agent", "Kube9Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,12 +100,13 @@ let package = Package(
 
         .testTarget(name: "Kube9LuaTests", dependencies: ["Kube9Lua"], swiftSettings: strict),
         .testTarget(name: "Kube9PolicyTests", dependencies: ["Kube9Policy", "Kube9Lua", "Kube9Model"], swiftSettings: strict),
+        .testTarget(name: "Kube9RuntimeTests", dependencies: ["Kube9Runtime", "Kube9Agent", "Kube9Model", "Kube9Testing"], swiftSettings: strict),
         .testTarget(name: "Kube9ModelTests", dependencies: ["Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9StoreTests", dependencies: ["Kube9Store", "Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9ServerTests", dependencies: ["Kube9Server", "Kube9Store", "Kube9Model", "Kube9Scheduler"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Kube9Testing", "Kube9Client", "Kube9Model"],
+            dependencies: ["Kube9Testing", "Kube9Client", "Kube9Model", "Kube9Runtime"],
             swiftSettings: strict),
     ]
 )

@@ -36,6 +36,8 @@ final class TransferContext {
     var requestOffset = 0
     /// For streams: called per complete line; returning false stops the transfer.
     var onLine: ((ArraySlice<UInt8>) -> Bool)?
+    /// For raw streams: called per received chunk; returning false stops the transfer.
+    var onChunk: ((UnsafeRawBufferPointer) -> Bool)?
     var stopped = false
 }
 
@@ -48,12 +50,17 @@ public final class HTTPConnection: @unchecked Sendable {
     public let baseURL: String
     /// Seconds before a non-streaming request fails.
     public var timeoutSeconds: Int = 60
+    /// When set, requests go over this unix socket (the URL's host is then only a name),
+    /// as the Docker Engine API is served.
+    public let unixSocketPath: String?
 
-    public init(baseURL: String) throws {
+    /// A connection to `baseURL` (scheme, host, port), or through `unixSocketPath` when given.
+    public init(baseURL: String, unixSocketPath: String? = nil) throws {
         _ = CurlGlobal.initialized
         guard let handle = curl_easy_init() else { throw ClientError("curl_easy_init failed") }
         self.handle = handle
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.unixSocketPath = unixSocketPath
     }
 
     deinit { curl_easy_cleanup(handle) }
@@ -63,6 +70,11 @@ public final class HTTPConnection: @unchecked Sendable {
         let transfer = Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue()
         let total = size * count
         let bytes = UnsafeRawBufferPointer(start: data, count: total)
+        if let onChunk = transfer.onChunk {
+            if onChunk(bytes) { return total }
+            transfer.stopped = true
+            return 0
+        }
         transfer.body.append(contentsOf: bytes)
         if let onLine = transfer.onLine {
             while let newline = transfer.body.firstIndex(of: 0x0A) {
@@ -104,6 +116,7 @@ public final class HTTPConnection: @unchecked Sendable {
         curl_easy_reset(handle)
         let url = baseURL + path
         kube9_curl_setopt_string(handle, CURLOPT_URL, url)
+        if let unixSocketPath { kube9_curl_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, unixSocketPath) }
         kube9_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         kube9_curl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
         kube9_curl_setopt_long(handle, CURLOPT_TIMEOUT, timeout)
@@ -163,6 +176,20 @@ public final class HTTPConnection: @unchecked Sendable {
         context.onLine = onLine
         let (status, _) = try perform(method: "GET", path: path, body: nil, headers: ["Accept: \(accept)"], timeout: timeoutSeconds, context: context)
         if !context.body.isEmpty, !context.stopped { _ = onLine(context.body[...]) }
+        return status
+    }
+
+    /// Streams a response as raw chunks (log follow, multiplexed Docker streams); `onChunk`
+    /// returns false to stop. Returns the status code and, when the stream ended by itself
+    /// on an error status, nothing more: the error body was delivered through `onChunk` too.
+    @discardableResult
+    public func streamChunks(_ method: String = "GET", _ path: String, body: [UInt8]? = nil, accept: String = "*/*",
+                             timeoutSeconds: Int = 0, onChunk: @escaping (UnsafeRawBufferPointer) -> Bool) throws -> Int {
+        let context = TransferContext()
+        context.onChunk = onChunk
+        var headers = ["Accept: \(accept)"]
+        if body != nil { headers.append("Content-Type: application/json") }
+        let (status, _) = try perform(method: method, path: path, body: body, headers: headers, timeout: timeoutSeconds, context: context)
         return status
     }
 }

@@ -18,7 +18,7 @@ import Synchronization
 /// never bound to two nodes, and an agent that comes back stops the pod it no longer owns.
 public final class NodeLifecycleController: Sendable {
     public static let unreachableTaint = "node.kubernetes.io/unreachable"
-    public static let rescheduledFromAnnotation = "kube9.io/rescheduled-from"
+    public static let rescheduledFromAnnotation = PodStrategy.rescheduledFromAnnotation
     static let component = "node-lifecycle-controller"
 
     let client: any ClusterClient
@@ -145,8 +145,7 @@ public final class NodeLifecycleController: Sendable {
         for pod in pods {
             let name = ObjectMeta.name(of: pod)
             let namespace = ObjectMeta.namespace(of: pod)
-            let phase = pod[path: ["status", "phase"]]?.stringValue
-            let owned = (pod[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["controller"]?.boolValue == true }
+            let recreate = PodStrategy.isRecreatedAfterEviction(pod)
             await client.event(about: pod, type: "Warning", reason: "Evicted",
                                message: "Evicting pod from unreachable node \(node)", component: Self.component)
             do {
@@ -156,17 +155,8 @@ public final class NodeLifecycleController: Sendable {
                 continue
             }
             // Finished pods and pods a controller owns are not recreated here.
-            guard !owned, phase != "Succeeded", phase != "Failed" else { continue }
-            var replacement: JSON = ["apiVersion": "v1", "kind": "Pod"]
-            var metadata: JSON = ["name": .string(name), "namespace": .string(namespace)]
-            for field in ["labels", "annotations", "finalizers"] {
-                if let value = pod[path: ["metadata", field]] { metadata[field] = value }
-            }
-            metadata[path: ["annotations", Self.rescheduledFromAnnotation]] = .string(node)
-            replacement["metadata"] = metadata
-            var spec = pod["spec"] ?? .emptyObject
-            spec["nodeName"] = nil
-            replacement["spec"] = spec
+            guard recreate else { continue }
+            let replacement = PodStrategy.replacement(of: pod, leavingNode: node)
             do {
                 let created = try await client.create(Self.pods, namespace: namespace, object: replacement)
                 await client.event(about: created, type: "Normal", reason: "Rescheduled",

@@ -134,6 +134,14 @@ struct APIHandler: HTTPResponder {
                 }
             return Self.jsonResponse(code, body)
         }
+        if path.hasPrefix("/api/v1/nodes/"), let range = path.range(of: "/proxy") {
+            let node = String(path[path.index(path.startIndex, offsetBy: "/api/v1/nodes/".count)..<range.lowerBound])
+            let rest = String(path[range.upperBound...])
+            if !node.contains("/"), rest.isEmpty || rest.hasPrefix("/") {
+                guard request.method == .get else { throw APIError.methodNotAllowed("only GET is proxied to nodes") }
+                return try NodeProxy(registry: registry).proxy(node: node, path: rest, rawQuery: request.uri.query)
+            }
+        }
         let target = try RequestPath.parse(path, catalog: catalog)
         let method = request.method
         switch target {
@@ -265,11 +273,7 @@ struct APIHandler: HTTPResponder {
             return Self.jsonResponse(201, Self.successStatus(201))
         case (.get, let name?, "log"):
             let pod = try registry.get(type, namespace: namespace, name: name)
-            let node = pod.object[path: ["spec", "nodeName"]]?.stringValue ?? ""
-            if node.isEmpty {
-                throw APIError.badRequest("pod \(name) does not have a host assigned")
-            }
-            throw APIError.badRequest("container logs for pod \(name) on node \(node) are not available: this kube9 server has no node agent that serves pod logs yet")
+            return try NodeProxy(registry: registry).logs(pod: pod.object, query: query)
         default:
             throw APIError.methodNotAllowed("the server does not allow this method on the requested resource (\(request.method.rawValue) \(type.resource)\(route.subresource.map { "/\($0)" } ?? ""))")
         }

@@ -64,21 +64,8 @@ final class RegistryClusterClient: ClusterClient {
     }
 
     func event(about object: JSON, type: String, reason: String, message: String, component: String) async {
-        let kind = object["kind"]?.stringValue ?? ""
-        let name = ObjectMeta.name(of: object)
-        let objectNamespace = ObjectMeta.namespace(of: object)
-        let namespace = objectNamespace.isEmpty ? "default" : objectNamespace
-        let now = JSON.string(Timestamp.now())
-        var involved: JSON = ["kind": .string(kind), "name": .string(name), "uid": .string(ObjectMeta.uid(of: object)),
-                              "apiVersion": object["apiVersion"] ?? "v1"]
-        if !objectNamespace.isEmpty { involved["namespace"] = .string(objectNamespace) }
-        let event: JSON = [
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": ["name": .string("\(name).\(NameRules.randomSuffix(length: 10))"), "namespace": .string(namespace)],
-            "involvedObject": involved, "reason": .string(reason), "message": .string(message), "type": .string(type),
-            "source": ["component": .string(component)], "reportingComponent": .string(component),
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        ]
+        let event = EventStrategy.event(about: object, type: type, reason: reason, message: message, component: component)
+        let namespace = event[path: ["metadata", "namespace"]]?.stringValue ?? "default"
         do {
             _ = try await registry.create(EventStrategy(), namespace: namespace, body: event)
         } catch {

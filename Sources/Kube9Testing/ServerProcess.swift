@@ -1,6 +1,7 @@
 import Foundation
 import Kube9Client
 import Kube9Model
+@_exported import Kube9Runtime
 import Kube9Store
 
 /// Where the kube9 binary under test is: `KUBE9_BINARY`, else the package's release build.
@@ -103,57 +104,11 @@ public final class ServerProcess: @unchecked Sendable {
     }
 }
 
-/// The output of a finished command.
-public struct CommandResult: Sendable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
-}
-
-/// Runs a program to completion with a time limit (killed past it) and captures its output.
-/// Uses posix_spawn and waitpid directly: a program that leaves a daemon behind (tmux) must
-/// not keep the caller waiting on descriptors the daemon inherited.
+/// Runs a program to completion with a time limit (killed past it) and captures its output
+/// (see `Subprocess.run`).
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                        timeoutSeconds: Double = 60) throws -> CommandResult {
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    let outPath = NSTemporaryDirectory() + "kube9-cmd-\(UUID().uuidString)"
-    defer {
-        try? FileManager.default.removeItem(atPath: outPath + ".out")
-        try? FileManager.default.removeItem(atPath: outPath + ".err")
-    }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outPath + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, outPath + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-    guard spawned == 0 else { throw ClientError("cannot run \(executable): \(String(cString: strerror(spawned)))") }
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
-    var status: Int32 = 0
-    while true {
-        let result = waitpid(pid, &status, WNOHANG)
-        if result == pid { break }
-        if result < 0 { break }
-        if Date() > deadline {
-            kill(pid, SIGKILL)
-            _ = waitpid(pid, &status, 0)
-            break
-        }
-        usleep(5_000)
-    }
-    let exitCode: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    let stdout = (try? String(contentsOfFile: outPath + ".out", encoding: .utf8)) ?? ""
-    let stderr = (try? String(contentsOfFile: outPath + ".err", encoding: .utf8)) ?? ""
-    return CommandResult(status: exitCode, stdout: stdout, stderr: stderr)
+    try Subprocess.run(executable, arguments, environment: environment, timeoutSeconds: timeoutSeconds)
 }
 
 extension ServerProcess {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kube9Agent
+import Kube9Runtime
 import Kube9Model
 import Logging
 
@@ -42,16 +43,36 @@ struct TimingOptions: ParsableArguments {
     }
 }
 
+/// Which runtime an agent uses, and how it is built.
+enum RuntimeChoice {
+    static let names = ["docker", "process", "sim"]
+
+    static func make(_ name: String, dataDirectory: String, node: String, simStartDelay: Double) throws -> any ContainerRuntime {
+        switch name {
+        case "docker":
+            return try DockerRuntime(engine: DockerEngine())
+        case "process":
+            return try ProcessRuntime(root: (dataDirectory as NSString).appendingPathComponent("nodes/\(node)/containers"))
+        default:
+            return SimRuntime(startDelay: simStartDelay)
+        }
+    }
+}
+
 struct AgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Run a node agent: register a Node, send heartbeats, run the pods bound to it.",
-        discussion: "Only the sim runtime exists so far: pods are reported Running without starting processes.")
+        discussion: """
+            Runtimes: docker (the Docker Engine API at DOCKER_HOST or /var/run/docker.sock; pods are containers on the \
+            kube9 bridge network), process (the pods' commands as host processes), sim (nothing runs; pods report \
+            Running after --sim-start-delay). With --count N (sim only) one process runs N nodes named NAME-0001….
+            """)
 
     @Option(help: "The node's name (unique in the cluster; re-registering a name takes the node over).")
     var name: String
 
-    @Option(help: "Container runtime: sim (docker and process are not built yet).")
+    @Option(help: "Container runtime: docker, process or sim.")
     var runtime: String = "sim"
 
     @Option(help: "CPU cores the node offers (fractions allowed).")
@@ -69,15 +90,41 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "Extra node labels, k=v,k2=v2.")
     var labels: String = ""
 
+    @Option(help: "Simulated nodes to run in this process (sim runtime only), named NAME-0001, NAME-0002, …")
+    var count: Int = 1
+
+    @Option(help: "Seconds a sim container takes to report Running.")
+    var simStartDelay: Double = 0.1
+
+    @Option(help: "Seconds before the first restart of a crashed container (doubles per restart, like the kubelet's 10 s).")
+    var restartBackoff: Double = 10
+
+    @Option(help: "Longest restart back-off in seconds.")
+    var restartBackoffMax: Double = 300
+
+    @Option(help: "Address the node reports and its kubelet endpoint (logs, stats) listens on.")
+    var address: String = "127.0.0.1"
+
+    @Option(help: "Port of the kubelet endpoint; 0 picks a free one.")
+    var kubeletPort: Int = 0
+
+    @Option(help: "Directory for the process runtime's containers (default: $KUBE9_DATA_DIR or ~/.kube9).")
+    var dataDir: String?
+
     @OptionGroup var timingOptions: TimingOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logOptions: LogOptions
 
     func validate() throws {
-        guard runtime == "sim" else { throw ValidationError("--runtime \(runtime) is not available yet; use sim") }
+        guard RuntimeChoice.names.contains(runtime) else { throw ValidationError("--runtime must be docker, process or sim, got \(runtime)") }
         guard cpus > 0 else { throw ValidationError("--cpus must be greater than 0") }
         guard ["worker", "master"].contains(type) else { throw ValidationError("--type must be worker or master") }
         guard Quantity.parse(memory) != nil else { throw ValidationError("--memory must be a quantity such as 8Gi") }
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard count == 1 || runtime == "sim" else { throw ValidationError("--count above 1 needs --runtime sim") }
+        guard restartBackoff > 0, restartBackoffMax >= restartBackoff else {
+            throw ValidationError("--restart-backoff must be positive and at most --restart-backoff-max")
+        }
     }
 
     func run() throws {
@@ -88,16 +135,87 @@ struct AgentCommand: ParsableCommand {
             guard parts.count == 2 else { throw ValidationError("--labels takes k=v pairs separated by commas") }
             extra[parts[0]] = parts[1]
         }
-        let configuration = AgentConfiguration(
-            name: name, cpus: cpus, memoryBytes: Quantity.parse(memory)!.value, pods: maxPods, type: type, labels: extra,
-            timing: try timingOptions.timing())
-        let agent = SimAgent(serverURL: try connection.serverURL(), configuration: configuration, logger: logger)
+        let timing = try timingOptions.timing()
+        let names = count == 1 ? [name] : (1...count).map { String(format: "%@-%04d", name, $0) }
+        let configurations = names.map { node in
+            AgentConfiguration(name: node, cpus: cpus, memoryBytes: Quantity.parse(memory)!.value, pods: maxPods, type: type, labels: extra,
+                               timing: timing, restartBackoffBase: restartBackoff, restartBackoffMax: restartBackoffMax,
+                               address: address, kubeletPort: kubeletPort)
+        }
         signal(SIGPIPE, SIG_IGN)
         do {
-            try agent.run()
+            let runtime = try RuntimeChoice.make(self.runtime, dataDirectory: dataDir ?? defaultDataDirectory(), node: name,
+                                                 simStartDelay: simStartDelay)
+            let runner = AgentRunner(serverURL: try connection.serverURL(), configurations: configurations, runtime: runtime, logger: logger)
+            var ports: [String: Int] = [:]
+            if count == 1, let agent = runner.agents.first {
+                ports[name] = try startKubeletEndpoint(agent, logger: logger)
+            }
+            try runner.register(kubeletPorts: ports)
+            runner.run()
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// Starts the kubelet endpoint on its own thread and returns the port it listens on.
+    func startKubeletEndpoint(_ agent: NodeAgent, logger: Logger) throws -> Int {
+        let bound = PortBox()
+        let host = address
+        let port = kubeletPort
+        let thread = Thread {
+            let semaphore = DispatchSemaphore(value: 0)
+            Task {
+                do {
+                    try await KubeletServer.run(agent: agent, host: host, port: port, logger: logger) { port in bound.set(port) }
+                } catch {
+                    logger.error("kubelet endpoint stopped", metadata: ["error": "\(error)"])
+                    bound.set(-1)
+                }
+                semaphore.signal()
+            }
+            semaphore.wait()
+        }
+        thread.start()
+        guard let port = bound.wait(seconds: 10), port > 0 else {
+            throw ValidationError("the kubelet endpoint could not listen on \(host):\(port)")
+        }
+        return port
+    }
+}
+
+/// A port set once by another thread.
+final class PortBox: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var port: Int?
+
+    func set(_ value: Int) {
+        condition.lock()
+        if port == nil { port = value }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait(seconds: Double) -> Int? {
+        let deadline = Date().addingTimeInterval(seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while port == nil, condition.wait(until: deadline) {}
+        return port
+    }
+}
+
+/// `kube9 runtime-shim DIR`: the process runtime's per-container supervisor (internal).
+struct RuntimeShimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runtime-shim", abstract: "Run one process-runtime container (started by kube9 agent).", shouldDisplay: false)
+
+    @Argument(help: "The container's directory.")
+    var directory: String
+
+    func run() throws {
+        let status = ProcessShim.run(directory: directory)
+        if status != 0 { throw ExitCode(status) }
     }
 }

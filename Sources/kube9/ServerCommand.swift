@@ -5,6 +5,7 @@ import Logging
 
 /// The default data directory, ~/.kube9.
 func defaultDataDirectory() -> String {
+    if let directory = ProcessInfo.processInfo.environment["KUBE9_DATA_DIR"], !directory.isEmpty { return directory }
     let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
     return (home as NSString).appendingPathComponent(".kube9")
 }

@@ -5,19 +5,34 @@ import Kube9Testing
 import Synchronization
 import Testing
 
-/// A `kube9 agent --runtime sim` process, stopped by pid.
+/// A `kube9 agent` process (sim runtime unless `extraArguments` say otherwise), stopped by pid.
 final class AgentProcess: @unchecked Sendable {
     let process = Process()
     let name: String
+    let logPath: String
 
-    init(server: ServerProcess, name: String, cpus: String, timing: [String]) throws {
+    init(server: ServerProcess, name: String, cpus: String, timing: [String], extraArguments: [String] = []) throws {
         self.name = name
+        logPath = server.dataDirectory + "/agent-\(name)-\(UUID().uuidString.prefix(6)).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: kube9BinaryPath())
         process.arguments = ["agent", "--name", name, "--cpus", cpus, "--memory", "16Gi", "--kubeconfig", server.kubeconfigPath,
-                             "--log-level", "warning"] + timing
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+                             "--log-level", "warning"] + timing + extraArguments
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
+    }
+
+    /// The agent's output so far.
+    func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM and wait.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
     }
 
     func kill9() {

@@ -207,6 +207,29 @@ public struct NamespaceStrategy: ResourceStrategy {
 public struct EventStrategy: ResourceStrategy {
     public init() {}
 
+    /// A core/v1 Event about `object` (its namespace, or default for cluster objects), as
+    /// controllers and agents record them. `host` is the node that saw it, when one did.
+    public static func event(about object: JSON, type: String, reason: String, message: String, component: String,
+                             host: String? = nil) -> JSON {
+        let kind = object["kind"]?.stringValue ?? ""
+        let name = ObjectMeta.name(of: object)
+        let objectNamespace = ObjectMeta.namespace(of: object)
+        let namespace = objectNamespace.isEmpty ? "default" : objectNamespace
+        let now = JSON.string(Timestamp.now())
+        var involved: JSON = ["kind": .string(kind), "name": .string(name), "uid": .string(ObjectMeta.uid(of: object)),
+                              "apiVersion": object["apiVersion"] ?? "v1"]
+        if !objectNamespace.isEmpty { involved["namespace"] = .string(objectNamespace) }
+        var source: JSON = ["component": .string(component)]
+        if let host { source["host"] = .string(host) }
+        return [
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": ["name": .string("\(name).\(NameRules.randomSuffix(length: 10))"), "namespace": .string(namespace)],
+            "involvedObject": involved, "reason": .string(reason), "message": .string(message), "type": .string(type),
+            "source": source, "reportingComponent": .string(component),
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        ]
+    }
+
     public let type = ResourceType(
         group: "", version: "v1", resource: "events", singular: "event", kind: "Event", namespaced: true,
         shortNames: ["ev"],

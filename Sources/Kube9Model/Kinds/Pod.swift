@@ -1,5 +1,32 @@
 /// Pods (core/v1): defaults, validation, update rules, columns and schema.
 public struct PodStrategy: ResourceStrategy {
+    /// Annotation on a pod recreated after its node failed or was drained: the node it left.
+    public static let rescheduledFromAnnotation = "kube9.io/rescheduled-from"
+
+    /// True when kube9 recreates `pod` after evicting it: a bare pod (no controller owner)
+    /// that has not finished.
+    public static func isRecreatedAfterEviction(_ pod: JSON) -> Bool {
+        let owned = (pod[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).contains { $0["controller"]?.boolValue == true }
+        let phase = pod[path: ["status", "phase"]]?.stringValue
+        return !owned && phase != "Succeeded" && phase != "Failed"
+    }
+
+    /// The unbound copy of an evicted bare pod: same name, labels, annotations (plus the node it
+    /// left) and spec without nodeName; a new uid comes with its creation.
+    public static func replacement(of pod: JSON, leavingNode node: String) -> JSON {
+        var replacement: JSON = ["apiVersion": "v1", "kind": "Pod"]
+        var metadata: JSON = ["name": .string(ObjectMeta.name(of: pod)), "namespace": .string(ObjectMeta.namespace(of: pod))]
+        for field in ["labels", "annotations", "finalizers"] {
+            if let value = pod[path: ["metadata", field]] { metadata[field] = value }
+        }
+        metadata[path: ["annotations", rescheduledFromAnnotation]] = .string(node)
+        replacement["metadata"] = metadata
+        var spec = pod["spec"] ?? .emptyObject
+        spec["nodeName"] = nil
+        replacement["spec"] = spec
+        return replacement
+    }
+
     public init() {}
 
     public let type = ResourceType(

@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import Kube9Model
+import Kube9Runtime
+import Logging
+import NIOCore
+import Synchronization
+
+/// The node's kubelet endpoint, which the API server proxies to: container logs (with follow,
+/// tail and previous) and the stats summary.
+///
+/// ```
+/// kubectl logs ─▶ API server pods/log ─▶ GET /containerLogs/NS/POD/CONTAINER ─▶ runtime.logs
+/// kubectl get --raw /api/v1/nodes/N/proxy/stats/summary ─▶ GET /stats/summary
+/// ```
+public enum KubeletServer {
+    /// Serves `agent` on host:port (0 picks one) until cancelled; `onListening` gets the port.
+    public static func run(agent: NodeAgent, host: String, port: Int, logger: Logger,
+                           onListening: @escaping @Sendable (Int) async -> Void) async throws {
+        let router = Router()
+        router.get("/healthz") { _, _ in "ok" }
+        router.get("/stats/summary") { _, _ -> Response in
+            json(200, agent.statsSummary())
+        }
+        router.get("/containerLogs/:namespace/:pod/:container") { request, context -> Response in
+            let namespace = context.parameters.get("namespace") ?? ""
+            let pod = context.parameters.get("pod") ?? ""
+            let container = context.parameters.get("container") ?? ""
+            let query = request.uri.queryParameters
+            let follow = ["true", "1"].contains(query.get("follow") ?? "")
+            let previous = ["true", "1"].contains(query.get("previous") ?? "")
+            let tail = query.get("tailLines").flatMap { Int($0) }
+            let id: String
+            do {
+                id = try agent.containerID(namespace: namespace, pod: pod, container: container, previous: previous)
+            } catch {
+                return json(404, ["kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                                  "message": .string("\(error)")])
+            }
+            let runtime = agent.runtime
+            let body = ResponseBody { writer in
+                let cancelled = CancelFlag()
+                let chunks = AsyncStream<[UInt8]> { continuation in
+                    let thread = Thread {
+                        do {
+                            try runtime.logs(id: id, tailLines: tail, follow: follow) { bytes in
+                                continuation.yield(bytes)
+                                return !cancelled.isSet
+                            }
+                        } catch {
+                            continuation.yield(Array("error reading logs: \(error)\n".utf8))
+                        }
+                        continuation.finish()
+                    }
+                    thread.start()
+                    continuation.onTermination = { _ in cancelled.set() }
+                }
+                for await chunk in chunks {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain"
+            return Response(status: .ok, headers: headers, body: body)
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "kube9-agent"),
+                              onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: logger)
+        try await app.runService(gracefulShutdownSignals: [])
+    }
+
+    static func json(_ code: Int, _ object: JSON) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: object.serialized())))
+    }
+}
+
+/// Set once, read from any thread.
+final class CancelFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+}

@@ -1,0 +1,524 @@
+import Dispatch
+import Foundation
+import Kube9Client
+import Kube9Model
+import Kube9Runtime
+import Logging
+import Synchronization
+
+/// Runs the pods bound to one node on a container runtime. Each `tick()` compares the pods the
+/// watcher holds with the containers the runtime lists (by the node label) and hands every pod
+/// to a worker: start the sandbox and containers, restart per restartPolicy with back-off, stop
+/// what a liveness probe failed, terminate on deletion, remove orphans, write the status.
+/// State lives in the runtime (labels carry pod uid and restart count), so a restarted agent
+/// adopts what runs and never starts a second copy.
+///
+/// ```
+/// PodWatcher ─▶ tick ─▶ worker per pod (at most one at a time) ─▶ runtime ─▶ PATCH pods/status
+///                  └──▶ probes (concurrent) ─▶ liveness failed / readiness changed ─▶ wake
+/// ```
+public final class NodeAgent: Sendable {
+    public let configuration: AgentConfiguration
+    public let runtime: any ContainerRuntime
+    let watcher: PodWatcher
+    let client: Kube9Client
+    let logger: Logger
+    let wake: @Sendable () -> Void
+
+    struct ProbeState {
+        var nextAt: Date
+        var inFlight = false
+        var successes = 0
+        var failures = 0
+        var ready = false
+        var livenessFailed = false
+    }
+
+    struct State {
+        /// uid → a worker runs for it now.
+        var busy: Set<String> = []
+        /// uid → when its worker last finished (a tick's snapshot must be newer to dispatch it).
+        var finished: [String: DispatchTime] = [:]
+        /// "containerID/liveness|readiness" → probe state.
+        var probes: [String: ProbeState] = [:]
+        /// uid → the status last written.
+        var written: [String: JSON] = [:]
+        /// container id → when it was first seen exited (back-off counts from there).
+        var exitedAt: [String: Date] = [:]
+        /// Events already recorded (dedupe keys).
+        var recorded: Set<String> = []
+        /// Latest usage samples by container id: (time, usage).
+        var usage: [String: (Date, ResourceUsage, Double)] = [:]
+    }
+
+    let state = Mutex(State())
+    static let workers = DispatchQueue(label: "kube9.agent.pods", attributes: .concurrent)
+    static let probes = DispatchQueue(label: "kube9.agent.probes", attributes: .concurrent)
+    static let limit = DispatchSemaphore(value: 16)
+    static let component = "kubelet"
+
+    public init(configuration: AgentConfiguration, runtime: any ContainerRuntime, watcher: PodWatcher, client: Kube9Client,
+                logger: Logger, wake: @escaping @Sendable () -> Void) {
+        self.configuration = configuration
+        self.runtime = runtime
+        self.watcher = watcher
+        self.client = client
+        self.logger = logger
+        self.wake = wake
+    }
+
+    var name: String { configuration.name }
+
+    // MARK: Tick
+
+    /// One reconciliation pass: dispatches pod workers and due probes. Returns quickly.
+    public func tick() {
+        guard watcher.hasSynced else { return }
+        let snapshot = DispatchTime.now()
+        let pods = watcher.pods(on: name)
+        let containers: [ContainerInfo]
+        do {
+            containers = try runtime.listContainers(node: name)
+        } catch {
+            logger.warning("cannot list containers", metadata: ["error": "\(error)"])
+            return
+        }
+        var byPod: [String: [ContainerInfo]] = [:]
+        for container in containers { byPod[container.podUID, default: []].append(container) }
+        for uid in Set(pods.keys).union(byPod.keys) {
+            let dispatch = state.withLock { state -> Bool in
+                guard !state.busy.contains(uid) else { return false }
+                if let finished = state.finished[uid], finished >= snapshot { return false }
+                state.busy.insert(uid)
+                return true
+            }
+            guard dispatch else { continue }
+            let pod = pods[uid]
+            let mine = byPod[uid] ?? []
+            Self.workers.async { [self] in
+                Self.limit.wait()
+                defer { Self.limit.signal() }
+                if let pod {
+                    syncPod(pod, containers: mine)
+                } else {
+                    removeOrphan(uid, containers: mine)
+                }
+                state.withLock {
+                    $0.busy.remove(uid)
+                    $0.finished[uid] = DispatchTime.now()
+                }
+            }
+        }
+        scheduleProbes(pods: pods, containers: byPod)
+        state.withLock { state in
+            let live = Set(containers.map(\.id))
+            state.exitedAt = state.exitedAt.filter { live.contains($0.key) }
+            state.probes = state.probes.filter { live.contains(String($0.key.split(separator: "/").first ?? "")) }
+            state.usage = state.usage.filter { live.contains($0.key) }
+            let uids = Set(pods.keys).union(byPod.keys)
+            state.finished = state.finished.filter { uids.contains($0.key) }
+            state.written = state.written.filter { uids.contains($0.key) }
+        }
+    }
+
+    // MARK: Pod worker
+
+    func identity(_ pod: JSON) -> PodIdentity {
+        PodIdentity(uid: ObjectMeta.uid(of: pod), namespace: ObjectMeta.namespace(of: pod), name: ObjectMeta.name(of: pod), node: name)
+    }
+
+    func syncPod(_ pod: JSON, containers: [ContainerInfo]) {
+        if ObjectMeta.deletionTimestamp(of: pod) != nil {
+            terminate(pod, containers: containers)
+            return
+        }
+        let phase = pod[path: ["status", "phase"]]?.stringValue
+        if phase == "Succeeded" || phase == "Failed" { return }
+        let pod = pod
+        let identity = identity(pod)
+        // Sandbox: exactly one, running.
+        var sandboxes = containers.filter(\.isSandbox)
+        var appContainers = containers.filter { !$0.isSandbox }
+        var sandbox = sandboxes.first { $0.state == .running }
+        for extra in sandboxes where extra.id != sandbox?.id { try? runtime.removeContainer(id: extra.id) }
+        if sandbox == nil {
+            for container in appContainers { try? runtime.removeContainer(id: container.id) }
+            appContainers = []
+            do {
+                sandbox = try runtime.runSandbox(identity)
+            } catch {
+                record(pod, key: "sandbox", type: "Warning", reason: "FailedCreatePodSandBox", message: "\(error)")
+                writeStatus(pod, sandbox: nil, containerStatuses: PodSpecs.containers(pod).map {
+                    Self.waitingStatus($0, reason: "ContainerCreating", message: "pod sandbox: \(error)")
+                }, allStarted: false, allFinished: nil)
+                return
+            }
+        }
+        sandboxes = []
+        guard let sandbox else { return }
+        let policy = PodSpecs.restartPolicy(pod)
+        var statuses: [JSON] = []
+        var allStarted = true
+        var finishedCodes: [Int32] = []
+        var restarting = false
+        for container in PodSpecs.containers(pod) {
+            let containerName = container["name"]?.stringValue ?? ""
+            let attempts = appContainers.filter { $0.containerName == containerName }.sorted { $0.attempt < $1.attempt }
+            var latest = attempts.last
+            var previous = attempts.dropLast().last
+            var waiting: (String, String)? = nil
+            if latest == nil {
+                do {
+                    latest = try startContainer(pod, container, identity: identity, sandbox: sandbox, attempt: 0)
+                } catch {
+                    waiting = Self.waitingReason(error)
+                    record(pod, key: "fail/\(containerName)", type: "Warning", reason: waiting!.0 == "ErrImageNeverPull" ? "ErrImageNeverPull" : "Failed",
+                           message: waiting!.1)
+                }
+            } else if latest!.state == .created {
+                do {
+                    try runtime.startContainer(id: latest!.id)
+                    latest = (try? runtime.inspectContainer(id: latest!.id)) ?? latest
+                } catch {
+                    waiting = ("RunContainerError", "\(error)")
+                }
+            } else if latest!.state == .running, livenessFailed(latest!.id) {
+                record(pod, key: "kill/\(latest!.id)", type: "Normal", reason: "Killing",
+                       message: "Container \(containerName) failed liveness probe, will be restarted")
+                try? runtime.stopContainer(id: latest!.id, gracePeriodSeconds: Int(pod[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30))
+                latest = (try? runtime.inspectContainer(id: latest!.id)) ?? latest
+            }
+            if let current = latest, current.state == .exited {
+                let code = current.exitCode ?? -1
+                let shouldRestart = policy == "Always" || (policy == "OnFailure" && code != 0)
+                if shouldRestart {
+                    restarting = true
+                    let delay = min(configuration.restartBackoffBase * pow(2, Double(current.attempt)), configuration.restartBackoffMax)
+                    let exitedAt = state.withLock { state in
+                        if let time = state.exitedAt[current.id] { return time }
+                        state.exitedAt[current.id] = Date()
+                        return Date()
+                    }
+                    if Date().timeIntervalSince(exitedAt) >= delay {
+                        do {
+                            let started = try startContainer(pod, container, identity: identity, sandbox: sandbox, attempt: current.attempt + 1)
+                            if let previous { try? runtime.removeContainer(id: previous.id) }
+                            previous = current
+                            latest = started
+                        } catch {
+                            waiting = Self.waitingReason(error)
+                        }
+                    } else {
+                        let message = "back-off \(Int(delay))s restarting failed container=\(containerName) pod=\(identity.name)_\(identity.namespace)(\(identity.uid))"
+                        waiting = ("CrashLoopBackOff", message)
+                        record(pod, key: "backoff/\(current.id)", type: "Warning", reason: "BackOff", message: "Back-off restarting failed container \(containerName) in pod \(identity.name)")
+                        previous = current
+                        latest = current
+                    }
+                } else {
+                    finishedCodes.append(code)
+                }
+            }
+            for stale in attempts.dropLast(2) { try? runtime.removeContainer(id: stale.id) }
+            if latest == nil { allStarted = false }
+            statuses.append(containerStatus(container, latest: latest, previous: previous, waiting: waiting))
+        }
+        let all = PodSpecs.containers(pod).count
+        let finished: [Int32]? = (!restarting && finishedCodes.count == all && all > 0) ? finishedCodes : nil
+        writeStatus(pod, sandbox: sandbox, containerStatuses: statuses, allStarted: allStarted, allFinished: finished)
+    }
+
+    func startContainer(_ pod: JSON, _ container: JSON, identity: PodIdentity, sandbox: ContainerInfo, attempt: Int) throws -> ContainerInfo {
+        let spec = PodSpecs.containerSpec(container, attempt: attempt)
+        try runtime.verifyImage(spec.image)
+        let id = try runtime.createContainer(spec, pod: identity, sandbox: sandbox)
+        do {
+            try runtime.startContainer(id: id)
+        } catch {
+            try? runtime.removeContainer(id: id)
+            throw error
+        }
+        record(pod, key: "start/\(id)", type: "Normal", reason: "Started", message: "Started container \(spec.name)")
+        return try runtime.inspectContainer(id: id)
+    }
+
+    static func waitingReason(_ error: any Error) -> (String, String) {
+        switch error {
+        case RuntimeError.imageNotPresent(let image, let detail):
+            return ("ErrImageNeverPull", "Container image \"\(image)\" is not present on the node: \(detail)")
+        case RuntimeError.refused(_, let detail):
+            return ("CreateContainerError", detail)
+        default:
+            return ("CreateContainerError", "\(error)")
+        }
+    }
+
+    static func waitingStatus(_ container: JSON, reason: String, message: String) -> JSON {
+        ["name": container["name"] ?? "", "image": container["image"] ?? "", "imageID": "", "ready": false, "started": false,
+         "restartCount": 0, "state": ["waiting": ["reason": .string(reason), "message": .string(message)]], "lastState": .emptyObject]
+    }
+
+    func terminated(_ info: ContainerInfo) -> JSON {
+        var object: JSON = ["exitCode": .int(Int64(info.exitCode ?? -1)), "reason": .string(info.reason ?? "Error"),
+                            "containerID": .string("\(runtime.kind)://\(info.id)")]
+        if let started = info.startedAt { object["startedAt"] = .string(started) }
+        if let finished = info.finishedAt { object["finishedAt"] = .string(finished) }
+        return ["terminated": object]
+    }
+
+    func containerStatus(_ container: JSON, latest: ContainerInfo?, previous: ContainerInfo?, waiting: (String, String)?) -> JSON {
+        guard let latest else {
+            return Self.waitingStatus(container, reason: waiting?.0 ?? "ContainerCreating", message: waiting?.1 ?? "")
+        }
+        let running = latest.state == .running
+        let ready = running && isReady(latest.id, container: container)
+        var stateObject: JSON
+        var lastState: JSON = .emptyObject
+        if let waiting {
+            stateObject = ["waiting": ["reason": .string(waiting.0), "message": .string(waiting.1)]]
+            if latest.state == .exited { lastState = terminated(latest) }
+        } else if running {
+            stateObject = ["running": ["startedAt": .string(latest.startedAt ?? Timestamp.now())]]
+            if let previous, previous.state == .exited { lastState = terminated(previous) }
+        } else if latest.state == .exited {
+            stateObject = terminated(latest)
+            if let previous, previous.state == .exited { lastState = terminated(previous) }
+        } else {
+            stateObject = ["waiting": ["reason": "ContainerCreating"]]
+        }
+        return ["name": container["name"] ?? "", "image": container["image"] ?? "", "imageID": .string(latest.image),
+                "containerID": .string("\(runtime.kind)://\(latest.id)"), "ready": .bool(ready), "started": .bool(running),
+                "restartCount": .int(Int64(latest.attempt)), "state": stateObject, "lastState": lastState]
+    }
+
+    func writeStatus(_ pod: JSON, sandbox: ContainerInfo?, containerStatuses: [JSON], allStarted: Bool, allFinished: [Int32]?) {
+        let uid = ObjectMeta.uid(of: pod)
+        let old = pod["status"] ?? .emptyObject
+        let phase: String
+        if let allFinished {
+            phase = allFinished.allSatisfy { $0 == 0 } ? "Succeeded" : "Failed"
+        } else if allStarted && sandbox != nil {
+            phase = "Running"
+        } else {
+            phase = "Pending"
+        }
+        let containersReady = phase == "Running" && containerStatuses.allSatisfy { $0["ready"]?.boolValue == true }
+        let now = JSON.string(Timestamp.now())
+        let oldConditions = old["conditions"]?.arrayValue ?? []
+        func condition(_ type: String, _ value: Bool, reason: String? = nil) -> JSON {
+            let text = value ? "True" : "False"
+            let previous = oldConditions.first { $0["type"]?.stringValue == type }
+            var object: JSON = ["type": .string(type), "status": .string(text), "lastProbeTime": nil,
+                                "lastTransitionTime": previous?["status"]?.stringValue == text ? (previous?["lastTransitionTime"] ?? now) : now]
+            if let reason, !value { object["reason"] = .string(reason) }
+            return object
+        }
+        var status: JSON = [
+            "phase": .string(phase),
+            "conditions": [
+                condition("PodReadyToStartContainers", sandbox != nil),
+                condition("Initialized", true),
+                condition("Ready", containersReady, reason: phase == "Running" ? "ContainersNotReady" : "PodCompleted"),
+                condition("ContainersReady", containersReady, reason: phase == "Running" ? "ContainersNotReady" : "PodCompleted"),
+                condition("PodScheduled", true),
+            ],
+            "hostIP": .string(configuration.address), "hostIPs": [["ip": .string(configuration.address)]],
+            "startTime": old["startTime"] ?? now,
+            "containerStatuses": .array(containerStatuses),
+        ]
+        if let ip = sandbox?.ipAddress {
+            status["podIP"] = .string(ip)
+            status["podIPs"] = [["ip": .string(ip)]]
+        }
+        let unchanged = status.objectValue!.allSatisfy { key, value in old[key] == value }
+        let sameAsWritten = state.withLock { $0.written[uid] == status }
+        if unchanged || sameAsWritten { return }
+        let path = "/api/v1/namespaces/\(ObjectMeta.namespace(of: pod))/pods/\(ObjectMeta.name(of: pod))/status"
+        do {
+            let reply = try client.withConnection {
+                try $0.request("PATCH", path, body: (["status": status] as JSON).serialized(),
+                               contentType: "application/merge-patch+json")
+            }
+            if reply.status == 200 {
+                state.withLock { $0.written[uid] = status }
+            } else if reply.status != 404 && reply.status != 409 {
+                logger.warning("pod status refused", metadata: ["pod": "\(ObjectMeta.name(of: pod))", "status": "\(reply.status)", "body": "\(reply.text)"])
+            }
+        } catch {
+            logger.warning("pod status not written", metadata: ["pod": "\(ObjectMeta.name(of: pod))", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Termination and orphans
+
+    /// Stops every container with the pod's grace period (SIGTERM, then SIGKILL), removes them
+    /// and the sandbox, then deletes the pod object for good (precondition: same uid).
+    func terminate(_ pod: JSON, containers: [ContainerInfo]) {
+        let grace = PodSpecs.gracePeriod(pod)
+        let group = DispatchGroup()
+        for container in containers where !container.isSandbox && container.state == .running {
+            group.enter()
+            Self.probes.async { [runtime] in
+                try? runtime.stopContainer(id: container.id, gracePeriodSeconds: grace)
+                group.leave()
+            }
+        }
+        group.wait()
+        for container in containers where !container.isSandbox { try? runtime.removeContainer(id: container.id) }
+        for container in containers where container.isSandbox { try? runtime.removeContainer(id: container.id) }
+        let path = "/api/v1/namespaces/\(ObjectMeta.namespace(of: pod))/pods/\(ObjectMeta.name(of: pod))?gracePeriodSeconds=0"
+        _ = try? client.withConnection {
+            try $0.request("DELETE", path, body: (["preconditions": ["uid": .string(ObjectMeta.uid(of: pod))]] as JSON).serialized())
+        }
+    }
+
+    /// Containers whose pod is gone (deleted while the agent was away, or evicted): killed and removed.
+    func removeOrphan(_ uid: String, containers: [ContainerInfo]) {
+        guard watcher.hasSynced else { return }
+        logger.info("removing orphaned containers", metadata: ["podUID": "\(uid)", "count": "\(containers.count)"])
+        for container in containers where !container.isSandbox { try? runtime.removeContainer(id: container.id) }
+        for container in containers where container.isSandbox { try? runtime.removeContainer(id: container.id) }
+    }
+
+    // MARK: Probes
+
+    func livenessFailed(_ id: String) -> Bool {
+        state.withLock { $0.probes["\(id)/liveness"]?.livenessFailed ?? false }
+    }
+
+    func isReady(_ id: String, container: JSON) -> Bool {
+        guard ProbeSpec.parse(container["readinessProbe"], container: container) != nil else { return true }
+        return state.withLock { $0.probes["\(id)/readiness"]?.ready ?? false }
+    }
+
+    func scheduleProbes(pods: [String: JSON], containers: [String: [ContainerInfo]]) {
+        let now = Date()
+        for (uid, pod) in pods where ObjectMeta.deletionTimestamp(of: pod) == nil {
+            let mine = containers[uid] ?? []
+            guard let podIP = mine.first(where: \.isSandbox)?.ipAddress else { continue }
+            for container in PodSpecs.containers(pod) {
+                let containerName = container["name"]?.stringValue ?? ""
+                guard let latest = mine.filter({ $0.containerName == containerName }).max(by: { $0.attempt < $1.attempt }),
+                      latest.state == .running else { continue }
+                for kind in ["liveness", "readiness"] {
+                    guard let probe = ProbeSpec.parse(container["\(kind)Probe"], container: container) else { continue }
+                    let key = "\(latest.id)/\(kind)"
+                    let due = state.withLock { state -> Bool in
+                        var entry = state.probes[key] ?? ProbeState(nextAt: now.addingTimeInterval(probe.initialDelaySeconds))
+                        defer { state.probes[key] = entry }
+                        guard !entry.inFlight, entry.nextAt <= now, !entry.livenessFailed else { return false }
+                        entry.inFlight = true
+                        return true
+                    }
+                    guard due else { continue }
+                    Self.probes.async { [self] in
+                        let success = ProbeRunner.run(probe, podIP: podIP, containerID: latest.id, runtime: runtime)
+                        let (changed, unhealthy) = state.withLock { state -> (Bool, Bool) in
+                            guard var entry = state.probes[key] else { return (false, false) }
+                            let before = (entry.ready, entry.livenessFailed)
+                            entry.inFlight = false
+                            entry.nextAt = Date().addingTimeInterval(probe.periodSeconds)
+                            if success {
+                                entry.successes += 1
+                                entry.failures = 0
+                                if entry.successes >= probe.successThreshold { entry.ready = true }
+                            } else {
+                                entry.failures += 1
+                                entry.successes = 0
+                                if entry.failures >= probe.failureThreshold {
+                                    entry.ready = false
+                                    if kind == "liveness" { entry.livenessFailed = true }
+                                }
+                            }
+                            state.probes[key] = entry
+                            return (before != (entry.ready, entry.livenessFailed), !success)
+                        }
+                        if unhealthy {
+                            record(pod, key: "unhealthy/\(key)", type: "Warning", reason: "Unhealthy",
+                                   message: "\(kind.prefix(1).uppercased() + kind.dropFirst()) probe failed for container \(containerName)")
+                        }
+                        if changed { wake() }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Events and stats
+
+    /// Records an Event about the pod once per `key`, in the background.
+    func record(_ pod: JSON, key: String, type: String, reason: String, message: String) {
+        let fresh = state.withLock { $0.recorded.insert("\(ObjectMeta.uid(of: pod))/\(key)").inserted }
+        guard fresh else { return }
+        var involved = pod
+        involved["kind"] = "Pod"
+        involved["apiVersion"] = "v1"
+        let event = EventStrategy.event(about: involved, type: type, reason: reason, message: message, component: Self.component, host: name)
+        let namespace = ObjectMeta.namespace(of: pod)
+        Self.probes.async { [client] in
+            _ = try? client.withConnection { try $0.request("POST", "/api/v1/namespaces/\(namespace)/events", body: event.serialized()) }
+        }
+    }
+
+    /// Samples CPU and memory of every running container (kept for the stats endpoint).
+    public func collectStats() {
+        guard let containers = try? runtime.listContainers(node: name) else { return }
+        for container in containers where !container.isSandbox && container.state == .running {
+            guard let usage = try? runtime.stats(id: container.id) else { continue }
+            let now = Date()
+            state.withLock { state in
+                var rate = 0.0
+                if let (time, previous, _) = state.usage[container.id], now > time, usage.cpuNanoseconds >= previous.cpuNanoseconds {
+                    rate = Double(usage.cpuNanoseconds - previous.cpuNanoseconds) / now.timeIntervalSince(time)
+                }
+                state.usage[container.id] = (now, usage, rate)
+            }
+        }
+    }
+
+    /// The kubelet Summary API subset: node and per-pod, per-container CPU and memory.
+    public func statsSummary() -> JSON {
+        let containers = (try? runtime.listContainers(node: name)) ?? []
+        let usage = state.withLock { $0.usage }
+        var byPod: [String: [ContainerInfo]] = [:]
+        for container in containers where !container.isSandbox { byPod[container.podUID, default: []].append(container) }
+        var nodeCPU: UInt64 = 0
+        var nodeMemory: UInt64 = 0
+        var nodeRate = 0.0
+        var pods: [JSON] = []
+        let now = JSON.string(Timestamp.now())
+        for (uid, list) in byPod.sorted(by: { $0.key < $1.key }) {
+            guard let first = list.first else { continue }
+            var entries: [JSON] = []
+            for container in list where container.state == .running {
+                guard let (_, sample, rate) = usage[container.id] else { continue }
+                nodeCPU += sample.cpuNanoseconds
+                nodeMemory += sample.memoryBytes
+                nodeRate += rate
+                entries.append(["name": .string(container.containerName), "startTime": .string(container.startedAt ?? ""),
+                                "cpu": ["time": now, "usageNanoCores": .int(Int64(rate)), "usageCoreNanoSeconds": .int(Int64(sample.cpuNanoseconds))],
+                                "memory": ["time": now, "workingSetBytes": .int(Int64(sample.memoryBytes))]])
+            }
+            pods.append(["podRef": ["name": .string(first.labels[RuntimeLabels.podName] ?? ""), "namespace": .string(first.labels[RuntimeLabels.podNamespace] ?? ""),
+                                    "uid": .string(uid)], "containers": .array(entries)])
+        }
+        return ["node": ["nodeName": .string(name), "cpu": ["time": now, "usageNanoCores": .int(Int64(nodeRate)), "usageCoreNanoSeconds": .int(Int64(nodeCPU))],
+                         "memory": ["time": now, "workingSetBytes": .int(Int64(nodeMemory))]],
+                "pods": .array(pods)]
+    }
+
+    /// The runtime id of a container of a pod on this node: the latest attempt, or the one
+    /// before it when `previous`.
+    public func containerID(namespace: String, pod: String, container: String, previous: Bool) throws -> String {
+        guard let object = watcher.pod(on: name, namespace: namespace, name: pod) else {
+            throw RuntimeError.notFound(id: "pod \(namespace)/\(pod) on node \(name)")
+        }
+        let uid = ObjectMeta.uid(of: object)
+        let attempts = try runtime.listContainers(node: name).filter { $0.podUID == uid && $0.containerName == container }
+            .sorted { $0.attempt < $1.attempt }
+        guard let chosen = previous ? attempts.dropLast().last : attempts.last else {
+            throw RuntimeError.notFound(id: previous ? "previous terminated container \"\(container)\" in pod \"\(pod)\"" : "container \"\(container)\" in pod \"\(pod)\"")
+        }
+        return chosen.id
+    }
+}

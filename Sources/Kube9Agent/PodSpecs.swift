@@ -1,0 +1,80 @@
+import Foundation
+import Kube9Model
+import Kube9Runtime
+
+/// How a probe checks a container.
+public enum ProbeAction: Sendable, Equatable {
+    case httpGet(path: String, port: Int, scheme: String, host: String?)
+    case tcpSocket(port: Int, host: String?)
+    case exec(command: [String])
+}
+
+/// A liveness or readiness probe with Kubernetes' fields and defaults.
+public struct ProbeSpec: Sendable, Equatable {
+    public var action: ProbeAction
+    public var initialDelaySeconds: Double
+    public var periodSeconds: Double
+    public var timeoutSeconds: Double
+    public var successThreshold: Int
+    public var failureThreshold: Int
+
+    /// Reads `probe` of `container`; a named port is looked up in its ports. Nil when absent or unusable.
+    public static func parse(_ probe: JSON?, container: JSON) -> ProbeSpec? {
+        guard let probe, probe.objectValue != nil else { return nil }
+        func port(_ value: JSON?) -> Int? {
+            if let number = value?.intValue { return Int(number) }
+            guard let name = value?.stringValue else { return nil }
+            if let number = Int(name) { return number }
+            let ports = container["ports"]?.arrayValue ?? []
+            return ports.first { $0["name"]?.stringValue == name }?["containerPort"]?.intValue.map { Int($0) }
+        }
+        let action: ProbeAction
+        if let http = probe["httpGet"], let number = port(http["port"]) {
+            action = .httpGet(path: http["path"]?.stringValue ?? "/", port: number, scheme: (http["scheme"]?.stringValue ?? "HTTP").lowercased(),
+                              host: http["host"]?.stringValue)
+        } else if let tcp = probe["tcpSocket"], let number = port(tcp["port"]) {
+            action = .tcpSocket(port: number, host: tcp["host"]?.stringValue)
+        } else if let command = probe[path: ["exec", "command"]]?.arrayValue?.compactMap(\.stringValue), !command.isEmpty {
+            action = .exec(command: command)
+        } else {
+            return nil
+        }
+        func number(_ key: String, _ fallback: Double) -> Double {
+            probe[key]?.intValue.map { Double($0) } ?? fallback
+        }
+        return ProbeSpec(action: action, initialDelaySeconds: number("initialDelaySeconds", 0), periodSeconds: max(1, number("periodSeconds", 10)),
+                         timeoutSeconds: max(1, number("timeoutSeconds", 1)), successThreshold: max(1, Int(number("successThreshold", 1))),
+                         failureThreshold: max(1, Int(number("failureThreshold", 3))))
+    }
+}
+
+/// The parts of a pod spec the agent acts on.
+public enum PodSpecs {
+    /// The containers of `pod` (spec.containers), in order.
+    public static func containers(_ pod: JSON) -> [JSON] { pod[path: ["spec", "containers"]]?.arrayValue ?? [] }
+
+    /// Always, OnFailure or Never (Always when unset).
+    public static func restartPolicy(_ pod: JSON) -> String { pod[path: ["spec", "restartPolicy"]]?.stringValue ?? "Always" }
+
+    /// Seconds a deletion waits for containers to stop: the deletion's own grace, else the spec's, else 30.
+    public static func gracePeriod(_ pod: JSON) -> Int {
+        Int(pod[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? pod[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30)
+    }
+
+    /// The runtime's view of a container of the pod: command, args, env, working directory
+    /// and limits (CPU from limits, else requests; memory from limits only, as a request is no cap).
+    public static func containerSpec(_ container: JSON, attempt: Int) -> ContainerSpec {
+        let strings = { (key: String) in container[key]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        var environment: [(name: String, value: String)] = []
+        for variable in container["env"]?.arrayValue ?? [] {
+            guard let name = variable["name"]?.stringValue else { continue }
+            environment.append((name, variable["value"]?.stringValue ?? ""))
+        }
+        let cpu = Quantity.from(container[path: ["resources", "limits", "cpu"]]) ?? Quantity.from(container[path: ["resources", "requests", "cpu"]])
+        let memory = Quantity.from(container[path: ["resources", "limits", "memory"]])
+        return ContainerSpec(name: container["name"]?.stringValue ?? "", image: container["image"]?.stringValue ?? "",
+                             command: strings("command"), args: strings("args"), environment: environment,
+                             workingDirectory: container["workingDir"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                             nanoCPUs: cpu.map { $0.milliValue * 1_000_000 }, memoryBytes: memory?.value, attempt: attempt)
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Kube9Agent
+import Kube9Model
+import Kube9Testing
+import Testing
+
+@testable import Kube9Runtime
+
+@Suite struct RuntimeUnitTests {
+    @Test func lastLinesKeepsTheTail() {
+        let text = Array("a\nb\nc\n".utf8)
+        #expect(String(decoding: lastLines(text, 2), as: UTF8.self) == "b\nc\n")
+        #expect(String(decoding: lastLines(text, 0), as: UTF8.self) == "")
+        #expect(String(decoding: lastLines(text, 10), as: UTF8.self) == "a\nb\nc\n")
+        #expect(String(decoding: lastLines(text, nil), as: UTF8.self) == "a\nb\nc\n")
+        #expect(String(decoding: lastLines(Array("x\ny".utf8), 1), as: UTF8.self) == "y")
+    }
+
+    @Test func dockerStreamsAreDemultiplexedAcrossChunks() {
+        let demultiplexer = StreamDemultiplexer()
+        let frame: [UInt8] = [1, 0, 0, 0, 0, 0, 0, 3] + Array("abc".utf8) + [2, 0, 0, 0, 0, 0, 0, 2] + Array("de".utf8)
+        var payloads: [[UInt8]] = []
+        frame[..<5].withUnsafeBytes { payloads += demultiplexer.feed($0) }
+        #expect(payloads.isEmpty)
+        frame[5...].withUnsafeBytes { payloads += demultiplexer.feed($0) }
+        #expect(payloads.map { String(decoding: $0, as: UTF8.self) } == ["abc", "de"])
+    }
+
+    @Test func tarArchivesAreReadByTar() throws {
+        var archive = TarArchive()
+        try archive.addFile("/usr/local/bin/tool", contents: Array("#!/bin/sh\necho hi\n".utf8))
+        try archive.addSymlink("/bin/sh", target: "busybox")
+        let long = "/" + String(repeating: "d", count: 90) + "/" + String(repeating: "f", count: 60)
+        try archive.addFile(long, contents: [1, 2, 3], mode: 0o644)
+        let path = NSTemporaryDirectory() + "kube9-tar-\(UUID().uuidString).tar"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(archive.finished()).write(to: URL(fileURLWithPath: path))
+        let listing = try Subprocess.run("/bin/tar", ["-tvf", path])
+        #expect(listing.status == 0, "\(listing.stderr)")
+        #expect(listing.stdout.contains("usr/local/bin/tool"))
+        #expect(listing.stdout.contains("bin/sh -> busybox"))
+        #expect(listing.stdout.contains(String(repeating: "f", count: 60)))
+    }
+
+    @Test func containerSpecsComeFromThePodSpec() throws {
+        let container = try JSON.parse(Array(#"""
+            {"name":"web","image":"busybox","command":["/bin/busybox"],"args":["httpd","-f"],"env":[{"name":"A","value":"1"}],
+             "workingDir":"/tmp","resources":{"limits":{"cpu":"500m","memory":"64Mi"}}}
+            """#.utf8))
+        let spec = PodSpecs.containerSpec(container, attempt: 2)
+        #expect(spec.commandLine == ["/bin/busybox", "httpd", "-f"])
+        #expect(spec.nanoCPUs == 500_000_000)
+        #expect(spec.memoryBytes == 64 * 1024 * 1024)
+        #expect(spec.environment.map(\.name) == ["A"])
+        #expect(spec.workingDirectory == "/tmp")
+        #expect(spec.attempt == 2)
+    }
+
+    @Test func probesTakeKubernetesDefaultsAndNamedPorts() throws {
+        let container = try JSON.parse(Array(#"""
+            {"name":"web","ports":[{"name":"http","containerPort":8080}],
+             "livenessProbe":{"httpGet":{"path":"/healthz","port":"http"}},
+             "readinessProbe":{"tcpSocket":{"port":9090},"periodSeconds":2,"failureThreshold":1},
+             "startupProbe":{"exec":{"command":["true"]}}}
+            """#.utf8))
+        let liveness = try #require(ProbeSpec.parse(container["livenessProbe"], container: container))
+        #expect(liveness.action == .httpGet(path: "/healthz", port: 8080, scheme: "http", host: nil))
+        #expect(liveness.periodSeconds == 10 && liveness.timeoutSeconds == 1 && liveness.failureThreshold == 3)
+        let readiness = try #require(ProbeSpec.parse(container["readinessProbe"], container: container))
+        #expect(readiness.action == .tcpSocket(port: 9090, host: nil))
+        #expect(readiness.periodSeconds == 2 && readiness.failureThreshold == 1)
+        #expect(ProbeSpec.parse(container["startupProbe"], container: container)?.action == .exec(command: ["true"]))
+        #expect(ProbeSpec.parse(nil, container: container) == nil)
+    }
+
+    @Test func tcpProbeFailsOnAClosedPort() {
+        #expect(!ProbeRunner.tcpConnects(host: "127.0.0.1", port: 1, timeoutSeconds: 1))
+        #expect(!ProbeRunner.tcpConnects(host: "not-an-ip", port: 80, timeoutSeconds: 1))
+    }
+}
+
+/// The process runtime with the real shim (the release binary).
+@Suite(.serialized) struct ProcessRuntimeTests {
+    func makeRuntime() throws -> (ProcessRuntime, String) {
+        let root = NSTemporaryDirectory() + "kube9-proc-\(UUID().uuidString)"
+        return (try ProcessRuntime(root: root, shimExecutable: kube9BinaryPath()), root)
+    }
+
+    let pod = PodIdentity(uid: "0123456789abcdef", namespace: "default", name: "p", node: "n1")
+
+    @Test func runsLogsStopsAndIsAdoptedByANewInstance() throws {
+        let (runtime, root) = try makeRuntime()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sandbox = try runtime.runSandbox(pod)
+        #expect(sandbox.ipAddress == "127.0.0.1")
+        let spec = ContainerSpec(name: "c", image: "none", command: ["/bin/sh", "-c", "echo one; echo two; echo $GREETING; exec sleep 30"],
+                                 environment: [("GREETING", "hello")])
+        let id = try runtime.createContainer(spec, pod: pod, sandbox: sandbox)
+        #expect(try runtime.inspectContainer(id: id).state == .created)
+        try runtime.startContainer(id: id)
+        var output = ""
+        for _ in 0..<100 where !output.contains("hello") {
+            output = ""
+            try runtime.logs(id: id, tailLines: nil, follow: false) { output += String(decoding: $0, as: UTF8.self); return true }
+            usleep(20_000)
+        }
+        #expect(output == "one\ntwo\nhello\n")
+        var tail = ""
+        try runtime.logs(id: id, tailLines: 1, follow: false) { tail += String(decoding: $0, as: UTF8.self); return true }
+        #expect(tail == "hello\n")
+        // A new instance (a restarted agent) sees the same containers, running.
+        let again = try ProcessRuntime(root: root, shimExecutable: kube9BinaryPath())
+        let listed = try again.listContainers(node: "n1")
+        #expect(listed.count == 2)
+        #expect(listed.first { $0.id == id }?.state == .running)
+        #expect(listed.first { $0.id == id }?.attempt == 0)
+        #expect(try again.exec(id: id, command: ["/bin/sh", "-c", "test \"$GREETING\" = hello"], timeoutSeconds: 5) == 0)
+        #expect(try again.exec(id: id, command: ["/bin/false"], timeoutSeconds: 5) == 1)
+        let started = Date()
+        try again.stopContainer(id: id, gracePeriodSeconds: 5)
+        #expect(Date().timeIntervalSince(started) < 4, "sleep dies on SIGTERM at once")
+        let stopped = try again.inspectContainer(id: id)
+        #expect(stopped.state == .exited)
+        #expect(stopped.exitCode == 143)
+        try again.removeContainer(id: id)
+        #expect(try again.listContainers(node: "n1").count == 1)
+    }
+
+    @Test func exitCodesAndMissingExecutables() throws {
+        let (runtime, root) = try makeRuntime()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sandbox = try runtime.runSandbox(pod)
+        let id = try runtime.createContainer(ContainerSpec(name: "c", image: "x", command: ["/bin/sh", "-c", "exit 3"]), pod: pod, sandbox: sandbox)
+        try runtime.startContainer(id: id)
+        #expect(try runtime.waitContainer(id: id, timeoutSeconds: 5) == 3)
+        #expect(try runtime.inspectContainer(id: id).reason == "Error")
+        #expect(throws: RuntimeError.self) {
+            _ = try runtime.createContainer(ContainerSpec(name: "d", image: "x", command: ["no-such-program-kube9"]), pod: pod, sandbox: sandbox)
+        }
+        #expect(throws: RuntimeError.self) {
+            _ = try runtime.createContainer(ContainerSpec(name: "e", image: "x"), pod: pod, sandbox: sandbox)
+        }
+    }
+
+    @Test func stopEscalatesToSigkillAfterTheGracePeriod() throws {
+        let (runtime, root) = try makeRuntime()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sandbox = try runtime.runSandbox(pod)
+        let id = try runtime.createContainer(ContainerSpec(name: "c", image: "x", command: ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]),
+                                             pod: pod, sandbox: sandbox)
+        try runtime.startContainer(id: id)
+        usleep(200_000)
+        let started = Date()
+        try runtime.stopContainer(id: id, gracePeriodSeconds: 1)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed >= 0.9 && elapsed < 5)
+        #expect(try runtime.inspectContainer(id: id).exitCode == 137)
+    }
+}
