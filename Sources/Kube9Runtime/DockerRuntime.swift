@@ -143,6 +143,9 @@ public final class DockerRuntime: ContainerRuntime {
     /// The image of the sandbox container (a static busybox that sleeps).
     public let sandboxImage: String
 
+    /// Start times of running containers by id (the container list does not carry them).
+    private let startTimes = Mutex<[String: String]>([:])
+
     public static let defaultNetwork = "kube9"
     public static let defaultSubnet = "10.89.0.0/16"
     public static let defaultSandboxImage = "kube9/pause:latest"
@@ -230,6 +233,7 @@ public final class DockerRuntime: ContainerRuntime {
     }
 
     public func removeContainer(id: String) throws {
+        startTimes.withLock { $0[id] = nil }
         try engine.call("DELETE", "/containers/\(id)?force=1&v=1", expected: [204, 404, 409])
     }
 
@@ -237,7 +241,7 @@ public final class DockerRuntime: ContainerRuntime {
         let filters: JSON = ["label": [.string("\(RuntimeLabels.node)=\(node)")]]
         let reply = try engine.call("GET", "/containers/json?all=1&filters=\(DockerEngine.escape(String(decoding: filters.serialized(), as: UTF8.self)))")
         guard let items = (try? reply.json())?.arrayValue else { return [] }
-        return items.map { item in
+        return items.map { item -> ContainerInfo in
             var labels: [String: String] = [:]
             for (key, value) in item["Labels"]?.objectValue ?? [:] { labels[key] = value.stringValue ?? "" }
             let state: ContainerState = switch item["State"]?.stringValue ?? "" {
@@ -247,8 +251,16 @@ public final class DockerRuntime: ContainerRuntime {
             default: .unknown
             }
             let ip = item[path: ["NetworkSettings", "Networks", network, "IPAddress"]]?.stringValue
-            return ContainerInfo(id: item["Id"]?.stringValue ?? "", labels: labels, image: item["Image"]?.stringValue ?? "",
-                                 state: state, ipAddress: ip?.isEmpty == false ? ip : nil)
+            let id = item["Id"]?.stringValue ?? ""
+            // The list has no exit codes or start times: exited containers (few) are inspected,
+            // running ones once (their start time does not change while they run).
+            if state == .exited, let inspected = try? inspectContainer(id: id) { return inspected }
+            var info = ContainerInfo(id: id, labels: labels, image: item["Image"]?.stringValue ?? "",
+                                     state: state, ipAddress: ip?.isEmpty == false ? ip : nil)
+            if state == .running {
+                info.startedAt = startTimes.withLock { $0[id] } ?? (try? inspectContainer(id: id))?.startedAt
+            }
+            return info
         }
     }
 
@@ -284,6 +296,7 @@ public final class DockerRuntime: ContainerRuntime {
             info.finishedAt = Self.timestamp(object[path: ["State", "FinishedAt"]]?.stringValue)
         }
         info.startedAt = Self.timestamp(object[path: ["State", "StartedAt"]]?.stringValue)
+        if state == .running, let started = info.startedAt { startTimes.withLock { $0[info.id] = started } }
         let ip = object[path: ["NetworkSettings", "Networks", network, "IPAddress"]]?.stringValue
         info.ipAddress = ip?.isEmpty == false ? ip : nil
         return info

@@ -69,6 +69,11 @@ public enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // Nothing else is inherited: a daemon (a shim) holding the caller's pipes would keep
+        // whoever waits on them (Foundation's Process, a test harness) waiting.
+        for descriptor in openDescriptors() where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -100,6 +105,12 @@ public enum Subprocess {
             throw RuntimeError.refused(operation: "start \(executable)", detail: String(cString: strerror(spawned)))
         }
         return pid
+    }
+
+    /// The descriptors open in this process (from /proc/self/fd).
+    static func openDescriptors() -> [Int32] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return [] }
+        return names.compactMap { Int32($0) }.filter { fcntl($0, F_GETFD) >= 0 }
     }
 
     /// The absolute path of an executable: as given when it contains a slash, else found on PATH.

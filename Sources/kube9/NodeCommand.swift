@@ -71,7 +71,7 @@ struct NodeAdd: ParsableCommand {
     @Option(help: "Data directory for node records and logs (default ~/.kube9).")
     var dataDir: String?
 
-    @Option(help: "Extra arguments for kube9 agent, separated by spaces (e.g. \"--restart-backoff 1 --heartbeat-interval 1\").")
+    @Option(help: "Extra arguments for kube9 agent, separated by spaces; give them with = (e.g. --agent-args=\"--restart-backoff 1\").")
     var agentArgs: String = ""
 
     @OptionGroup var connection: ConnectionOptions

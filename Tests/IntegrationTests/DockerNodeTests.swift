@@ -52,7 +52,7 @@ struct DockerNodeTests {
         defer { server.destroy() }
         let agentArgs = (Self.timing.prefix(2) + ["--restart-backoff", "1"]).joined(separator: " ")
         let started = Date()
-        let added = try kube9(["node", "add", "w1", "--cpus", "2", "--runtime", "docker", "--wait", "10", "--agent-args", agentArgs], server: server)
+        let added = try kube9(["node", "add", "w1", "--cpus", "2", "--runtime", "docker", "--wait", "10", "--agent-args=" + agentArgs], server: server)
         let elapsed = Date().timeIntervalSince(started)
         #expect(added.status == 0, "\(added.stdout) \(added.stderr)")
         #expect(added.stdout.contains("node/w1 Ready after"), "\(added.stdout)")
@@ -85,7 +85,7 @@ struct DockerNodeTests {
         let connection = try server.connection()
         try scenario.create(scenario.podObject("mover", command: "exec sleep 600", grace: 1).removing(path: ["spec", "nodeSelector"]))
         #expect(try waitUntil(seconds: 20) { try scenario.pod("mover")?[path: ["status", "phase"]] == "Running" })
-        let second = try kube9(["node", "add", "w2", "--cpus", "2", "--runtime", "docker", "--wait", "10", "--agent-args", agentArgs], server: server)
+        let second = try kube9(["node", "add", "w2", "--cpus", "2", "--runtime", "docker", "--wait", "10", "--agent-args=" + agentArgs], server: server)
         #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
         try engine.call("DELETE", "/containers/kube9-node-w1?force=1", expected: [204])
         let failed = Date()

@@ -50,7 +50,7 @@ import Testing
         let spec = PodSpecs.containerSpec(container, attempt: 2)
         #expect(spec.commandLine == ["/bin/busybox", "httpd", "-f"])
         #expect(spec.nanoCPUs == 500_000_000)
-        #expect(spec.memoryBytes == 64 * 1024 * 1024)
+        #expect(spec.memoryBytes == Int64(67_108_864))
         #expect(spec.environment.map(\.name) == ["A"])
         #expect(spec.workingDirectory == "/tmp")
         #expect(spec.attempt == 2)
