@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kube9", targets: ["kube9"]),
+        .executable(name: "kube9-shim", targets: ["kube9-shim"]),
         .library(name: "Kube9Model", targets: ["Kube9Model"]),
         .library(name: "Kube9Store", targets: ["Kube9Store"]),
         .library(name: "Kube9Server", targets: ["Kube9Server"]),
@@ -35,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
 
         .target(name: "CLuaShims", dependencies: ["CLua"]),
+        // The process runtime's per-container supervisor: C, so a container start is a fork and an exec.
+        .executableTarget(name: "kube9-shim"),
         .target(name: "Kube9Lua", dependencies: ["CLua", "CLuaShims"], exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Policy",

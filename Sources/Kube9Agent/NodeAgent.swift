@@ -52,8 +52,13 @@ public final class NodeAgent: Sendable {
     }
 
     let state = Mutex(State())
-    static let workers = DispatchQueue(label: "kube9.agent.pods", attributes: .concurrent)
-    static let probes = DispatchQueue(label: "kube9.agent.probes", attributes: .concurrent)
+    /// Runs blocking work (runtime calls, probes, API writes) on a thread of its own: GCD's
+    /// concurrent queues run only as many blocking items at once as there are cores.
+    static func background(_ work: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: work)
+        thread.stackSize = 512 << 10
+        thread.start()
+    }
     static let limit = DispatchSemaphore(value: 16)
     static let component = "kubelet"
 
@@ -95,7 +100,7 @@ public final class NodeAgent: Sendable {
             guard dispatch else { continue }
             let pod = pods[uid]
             let mine = byPod[uid] ?? []
-            Self.workers.async { [self] in
+            Self.background { [self] in
                 Self.limit.wait()
                 defer { Self.limit.signal() }
                 if let pod {
@@ -358,7 +363,7 @@ public final class NodeAgent: Sendable {
         let group = DispatchGroup()
         for container in containers where !container.isSandbox && container.state == .running {
             group.enter()
-            Self.probes.async { [runtime] in
+            Self.background { [runtime] in
                 try? runtime.stopContainer(id: container.id, gracePeriodSeconds: grace)
                 group.leave()
             }
@@ -411,7 +416,7 @@ public final class NodeAgent: Sendable {
                         return true
                     }
                     guard due else { continue }
-                    Self.probes.async { [self] in
+                    Self.background { [self] in
                         let success = ProbeRunner.run(probe, podIP: podIP, containerID: latest.id, runtime: runtime)
                         let (changed, unhealthy) = state.withLock { state -> (Bool, Bool) in
                             guard var entry = state.probes[key] else { return (false, false) }
@@ -455,7 +460,7 @@ public final class NodeAgent: Sendable {
         involved["apiVersion"] = "v1"
         let event = EventStrategy.event(about: involved, type: type, reason: reason, message: message, component: Self.component, host: name)
         let namespace = ObjectMeta.namespace(of: pod)
-        Self.probes.async { [client] in
+        Self.background { [client] in
             _ = try? client.withConnection { try $0.request("POST", "/api/v1/namespaces/\(namespace)/events", body: event.serialized()) }
         }
     }

@@ -3,25 +3,34 @@ import Kube9Model
 import Synchronization
 
 /// Containers as host processes, for machines without Docker. Each container is a directory
-/// under `root` (its labels, command, log, pid and exit code); `kube9 runtime-shim DIR` starts
-/// the command in its own session and process group, writes its output to DIR/log and its exit
-/// code to DIR/exit, so containers outlive a restarted agent, which adopts them by reading the
-/// directories back. Pods share the host network: the pod IP is 127.0.0.1.
+/// under `root` (its labels, command line, environment, log, pid and exit code); `kube9-shim DIR`
+/// (a small C program built next to kube9) starts the command in its own process group, writes
+/// its output to DIR/log and its exit code to DIR/exit, so containers outlive a restarted agent,
+/// which adopts them by reading the directories back. Pods share the host network: the pod IP
+/// is 127.0.0.1.
 ///
 /// ```
-/// agent ──spawn (setsid)──▶ kube9 runtime-shim DIR ──spawn (own group)──▶ command
-///                               writes DIR/pid, DIR/started        stdout+stderr ▶ DIR/log
-///                               waits, writes DIR/exit
+/// agent ──spawn (setsid)──▶ kube9-shim DIR ──fork+exec (own group)──▶ command
+///                             writes DIR/pid, DIR/started           stdout+stderr ▶ DIR/log
+///                             waits, writes DIR/exit
 /// ```
 public final class ProcessRuntime: ContainerRuntime {
     public let kind = "process"
     /// Where container directories live.
     public let root: String
-    /// The kube9 binary that provides `runtime-shim`.
+    /// The `kube9-shim` program.
     public let shimExecutable: String
     private let counter = Atomic<Int>(0)
 
-    public init(root: String, shimExecutable: String = Subprocess.currentExecutable()) throws {
+    /// `kube9-shim` next to the running kube9 binary.
+    public static func defaultShim() -> String {
+        (Subprocess.currentExecutable() as NSString).deletingLastPathComponent + "/kube9-shim"
+    }
+
+    public init(root: String, shimExecutable: String = ProcessRuntime.defaultShim()) throws {
+        guard access(shimExecutable, X_OK) == 0 else {
+            throw RuntimeError.unavailable("the process runtime needs \(shimExecutable) (built with kube9: swift build -c release)")
+        }
         self.root = root
         self.shimExecutable = shimExecutable
         do {
@@ -81,20 +90,27 @@ public final class ProcessRuntime: ContainerRuntime {
         let config: JSON = ["command": .array(([resolved] + spec.commandLine.dropFirst()).map { .string($0) }),
                             "environment": envObject, "workingDirectory": .string(workingDirectory)]
         try writeMeta(id, labels: pod.labels(container: spec.name, attempt: spec.attempt), image: spec.image, extra: ["config": config])
+        // What the shim reads: NUL-separated command line and environment, the working directory.
+        let dir = directory(id)
+        let argv = ([resolved] + spec.commandLine.dropFirst()).map { Array($0.utf8) + [0] }.joined()
+        let env = environment.sorted(by: { $0.key < $1.key }).map { Array("\($0.key)=\($0.value)".utf8) + [0] }.joined()
+        try Data(argv).write(to: URL(fileURLWithPath: dir + "/argv"))
+        try Data(env).write(to: URL(fileURLWithPath: dir + "/env"))
+        try Data(workingDirectory.utf8).write(to: URL(fileURLWithPath: dir + "/cwd"))
         return id
     }
 
     public func startContainer(id: String) throws {
         let dir = directory(id)
         guard FileManager.default.fileExists(atPath: dir + "/meta.json") else { throw RuntimeError.notFound(id: id) }
-        let shim = try Subprocess.spawn(shimExecutable, ["runtime-shim", dir], environment: [:], stdoutPath: dir + "/shim.log",
+        let shim = try Subprocess.spawn(shimExecutable, [dir], environment: [:], stdoutPath: dir + "/shim.log",
                                         stderrPath: dir + "/shim.log", newSession: true)
         try? Data(String(shim).utf8).write(to: URL(fileURLWithPath: dir + "/shim.pid"))
         // The container counts as started once the shim wrote the pid (or already failed).
-        for _ in 0..<400 {
+        for _ in 0..<2000 {
             if FileManager.default.fileExists(atPath: dir + "/pid") || FileManager.default.fileExists(atPath: dir + "/exit") { return }
             Self.reap(shim)
-            usleep(5_000)
+            usleep(1_000)
         }
         throw RuntimeError.refused(operation: "start \(id)", detail: "the shim did not start the command within 2 s; see \(dir)/shim.log")
     }
@@ -262,49 +278,5 @@ public final class ProcessRuntime: ContainerRuntime {
             }
         }
         return ResourceUsage(cpuNanoseconds: cpu, memoryBytes: memory)
-    }
-}
-
-/// `kube9 runtime-shim DIR`: runs the command DIR/meta.json names, as the process runtime's
-/// container. Forwards SIGTERM and SIGINT to the command's process group, records its pid,
-/// start time and exit code.
-public enum ProcessShim {
-    nonisolated(unsafe) static var child: pid_t = 0
-
-    /// Runs the container in `directory`; returns the shim's exit status.
-    public static func run(directory: String) -> Int32 {
-        guard let data = FileManager.default.contents(atPath: directory + "/meta.json"), let meta = try? JSON.parse(Array(data)),
-              let command = meta[path: ["config", "command"]]?.arrayValue?.compactMap(\.stringValue), let executable = command.first else {
-            FileHandle.standardError.write(Data("runtime-shim: no command in \(directory)/meta.json\n".utf8))
-            return 2
-        }
-        var environment: [String: String] = [:]
-        for (key, value) in meta[path: ["config", "environment"]]?.objectValue ?? [:] { environment[key] = value.stringValue ?? "" }
-        let workingDirectory = meta[path: ["config", "workingDirectory"]]?.stringValue
-        let log = directory + "/log"
-        let started = Timestamp.now()
-        do {
-            child = try Subprocess.spawn(executable, Array(command.dropFirst()), environment: environment, workingDirectory: workingDirectory,
-                                         stdoutPath: log, stderrPath: log, newSession: false, newProcessGroup: true)
-        } catch {
-            try? Data("\(error)\n".utf8).write(to: URL(fileURLWithPath: log))
-            try? Data("128 \(started)".utf8).write(to: URL(fileURLWithPath: directory + "/exit"))
-            return 1
-        }
-        try? Data(started.utf8).write(to: URL(fileURLWithPath: directory + "/started"))
-        try? Data(String(child).utf8).write(to: URL(fileURLWithPath: directory + "/pid"))
-        let forward: @convention(c) (Int32) -> Void = { signal in
-            if ProcessShim.child > 0 { kill(-ProcessShim.child, signal) }
-        }
-        signal(SIGTERM, forward)
-        signal(SIGINT, forward)
-        signal(SIGHUP, SIG_IGN)
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        let code = Subprocess.exitCode(fromWaitStatus: status)
-        let exitPath = directory + "/exit"
-        try? Data("\(code) \(Timestamp.now())".utf8).write(to: URL(fileURLWithPath: exitPath + ".tmp"))
-        rename(exitPath + ".tmp", exitPath)
-        return 0
     }
 }

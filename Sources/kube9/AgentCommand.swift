@@ -205,17 +205,3 @@ final class PortBox: @unchecked Sendable {
         return port
     }
 }
-
-/// `kube9 runtime-shim DIR`: the process runtime's per-container supervisor (internal).
-struct RuntimeShimCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "runtime-shim", abstract: "Run one process-runtime container (started by kube9 agent).", shouldDisplay: false)
-
-    @Argument(help: "The container's directory.")
-    var directory: String
-
-    func run() throws {
-        let status = ProcessShim.run(directory: directory)
-        if status != 0 { throw ExitCode(status) }
-    }
-}

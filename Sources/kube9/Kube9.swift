@@ -8,5 +8,5 @@ struct Kube9: AsyncParsableCommand {
         commandName: "kube9",
         abstract: "A Kubernetes-compatible container orchestrator whose policies are Lua scripts.",
         version: Kube9Build.version,
-        subcommands: [ServerCommand.self, AgentCommand.self, NodeCommand.self, RuntimeShimCommand.self, KubeconfigCommand.self, VersionCommand.self, PolicyCommand.self, LuaCommand.self, BenchCommand.self])
+        subcommands: [ServerCommand.self, AgentCommand.self, NodeCommand.self, KubeconfigCommand.self, VersionCommand.self, PolicyCommand.self, LuaCommand.self, BenchCommand.self])
 }

@@ -17,7 +17,7 @@ struct ProcessAgentTests {
         let agent = try AgentProcess(server: server, name: "proc1", cpus: "4", timing: Self.timing,
                                      extraArguments: ["--runtime", "process", "--restart-backoff", "1", "--data-dir", dataDirectory])
         defer { agent.kill9() }
-        let runtime = try ProcessRuntime(root: dataDirectory + "/nodes/proc1/containers", shimExecutable: kube9BinaryPath())
+        let runtime = try ProcessRuntime(root: dataDirectory + "/nodes/proc1/containers", shimExecutable: (kube9BinaryPath() as NSString).deletingLastPathComponent + "/kube9-shim")
         let scenario = RuntimeScenario(server: server, connection: try server.connection(), node: "proc1", image: "host", port: freePort()) { uid in
             try runtime.listContainers(node: "proc1").filter { $0.podUID == uid }
         }
@@ -36,7 +36,7 @@ struct ProcessAgentTests {
         let arguments = ["--runtime", "process", "--data-dir", dataDirectory]
         var agent = try AgentProcess(server: server, name: "proc2", cpus: "4", timing: Self.timing, extraArguments: arguments)
         defer { agent.kill9() }
-        let runtime = try ProcessRuntime(root: dataDirectory + "/nodes/proc2/containers", shimExecutable: kube9BinaryPath())
+        let runtime = try ProcessRuntime(root: dataDirectory + "/nodes/proc2/containers", shimExecutable: (kube9BinaryPath() as NSString).deletingLastPathComponent + "/kube9-shim")
         let connection = try server.connection()
         for index in 0..<3 {
             let pod: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": .string("sleeper-\(index)")],

@@ -79,11 +79,14 @@ import Testing
     }
 }
 
-/// The process runtime with the real shim (the release binary).
+/// kube9-shim next to the kube9 binary under test.
+func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComponent + "/kube9-shim" }
+
+/// The process runtime with the real shim (built with the release binary).
 @Suite(.serialized) struct ProcessRuntimeTests {
     func makeRuntime() throws -> (ProcessRuntime, String) {
         let root = NSTemporaryDirectory() + "kube9-proc-\(UUID().uuidString)"
-        return (try ProcessRuntime(root: root, shimExecutable: kube9BinaryPath()), root)
+        return (try ProcessRuntime(root: root, shimExecutable: shimPath()), root)
     }
 
     let pod = PodIdentity(uid: "0123456789abcdef", namespace: "default", name: "p", node: "n1")
@@ -109,7 +112,7 @@ import Testing
         try runtime.logs(id: id, tailLines: 1, follow: false) { tail += String(decoding: $0, as: UTF8.self); return true }
         #expect(tail == "hello\n")
         // A new instance (a restarted agent) sees the same containers, running.
-        let again = try ProcessRuntime(root: root, shimExecutable: kube9BinaryPath())
+        let again = try ProcessRuntime(root: root, shimExecutable: shimPath())
         let listed = try again.listContainers(node: "n1")
         #expect(listed.count == 2)
         #expect(listed.first { $0.id == id }?.state == .running)

@@ -2,7 +2,7 @@
 # Installs the Debian packages kube9 builds and tests with, when any is missing.
 
 KUBE9_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-KUBE9_APT_PACKAGES=(liblua5.4-dev libsqlite3-dev libcurl4-openssl-dev pkg-config libedit-dev python3-venv tmux)
+KUBE9_APT_PACKAGES=(liblua5.4-dev libsqlite3-dev libcurl4-openssl-dev pkg-config libedit-dev python3-venv tmux docker.io busybox-static curl)
 
 kube9_install_packages() {
   local missing=()
@@ -31,4 +31,44 @@ kube9_require_swift() {
 kube9_build_release() {
   (cd "$KUBE9_ROOT" && swift build -c release 2>&1 | grep -v -E '^\[[0-9]+/[0-9]+\]' || true)
   test -x "$KUBE9_ROOT/.build/release/kube9" || { echo "kube9: release build failed" >&2; return 1; }
+}
+
+# A private Docker daemon for tests and benchmarks (no systemd here): its own socket, data
+# and exec roots under DIR, no iptables changes. Exports DOCKER_HOST. Stop it with
+# kube9_stop_dockerd DIR.
+kube9_start_dockerd() {
+  local dir="$1"
+  mkdir -p "$dir"
+  dockerd -H "unix://$dir/docker.sock" --data-root="$dir/data" --exec-root="$dir/exec" \
+    --pidfile="$dir/dockerd.pid" --iptables=false --ip-forward=false >"$dir/dockerd.log" 2>&1 &
+  for _ in $(seq 1 150); do
+    if curl -fsS --unix-socket "$dir/docker.sock" http://docker/_ping >/dev/null 2>&1; then
+      export DOCKER_HOST="unix://$dir/docker.sock"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "kube9: the private dockerd did not answer; its log:" >&2
+  tail -20 "$dir/dockerd.log" >&2
+  return 1
+}
+
+# Removes every container and the kube9 network of the private daemon, then stops it by pid.
+kube9_stop_dockerd() {
+  local dir="$1" socket="$1/docker.sock" pid
+  if [ -S "$socket" ]; then
+    for id in $(curl -fsS --unix-socket "$socket" 'http://docker/containers/json?all=1' 2>/dev/null \
+                | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null); do
+      curl -fsS -X DELETE --unix-socket "$socket" "http://docker/containers/$id?force=1" >/dev/null 2>&1 || true
+    done
+    curl -fsS -X DELETE --unix-socket "$socket" http://docker/networks/kube9 >/dev/null 2>&1 || true
+  fi
+  if [ -f "$dir/dockerd.pid" ]; then
+    pid="$(cat "$dir/dockerd.pid")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  if command -v ip >/dev/null 2>&1; then ip link del docker0 >/dev/null 2>&1 || true; fi
+  rm -rf "$dir" 2>/dev/null || true
 }
