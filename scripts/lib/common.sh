@@ -55,8 +55,10 @@ kube9_start_dockerd() {
 
 # Removes every container and the kube9 network of the private daemon, then stops it by pid.
 kube9_stop_dockerd() {
-  local dir="$1" socket="$1/docker.sock" pid
+  local dir="$1" socket="$1/docker.sock" pid bridge=""
   if [ -S "$socket" ]; then
+    bridge="$(curl -fsS --unix-socket "$socket" http://docker/networks/kube9 2>/dev/null \
+              | python3 -c 'import json,sys; print("br-" + json.load(sys.stdin)["Id"][:12])' 2>/dev/null || true)"
     for id in $(curl -fsS --unix-socket "$socket" 'http://docker/containers/json?all=1' 2>/dev/null \
                 | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null); do
       curl -fsS -X DELETE --unix-socket "$socket" "http://docker/containers/$id?force=1" >/dev/null 2>&1 || true
@@ -69,6 +71,9 @@ kube9_stop_dockerd() {
     for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  if command -v ip >/dev/null 2>&1; then ip link del docker0 >/dev/null 2>&1 || true; fi
+  if command -v ip >/dev/null 2>&1; then
+    ip link del docker0 >/dev/null 2>&1 || true
+    if [ -n "$bridge" ]; then ip link del "$bridge" >/dev/null 2>&1 || true; fi
+  fi
   rm -rf "$dir" 2>/dev/null || true
 }
