@@ -81,6 +81,26 @@ struct DockerNodeTests {
         #expect(missing?[path: ["status", "phase"]] == "Pending")
         _ = try server.kubectl(arguments: ["delete", "pod", "noimage"], timeoutSeconds: 30)
 
+        // The node container's agent killed with SIGKILL (the container stops; its pods, siblings,
+        // keep running) and started again: it adopts them, starting nothing twice.
+        try scenario.create(scenario.podObject("keeper", command: "exec sleep 600", grace: 1))
+        #expect(try waitUntil(seconds: 20) { try scenario.pod("keeper")?[path: ["status", "phase"]] == "Running" })
+        let keeperUID = try scenario.pod("keeper").map(ObjectMeta.uid(of:)) ?? ""
+        let before = try runtime.listContainers(node: "w1").filter { $0.podUID == keeperUID }
+        #expect(before.count == 2)
+        try engine.call("POST", "/containers/kube9-node-w1/kill?signal=SIGKILL", expected: [204])
+        #expect(try waitUntil(seconds: 5) { try engine.call("GET", "/containers/kube9-node-w1/json").json()[path: ["State", "Running"]]?.boolValue == false })
+        try engine.call("POST", "/containers/kube9-node-w1/start", expected: [204])
+        usleep(3_000_000)
+        let after = try runtime.listContainers(node: "w1").filter { $0.podUID == keeperUID }
+        #expect(Set(after.map(\.id)) == Set(before.map(\.id)), "containers replaced or duplicated after the agent restart")
+        #expect(after.allSatisfy { $0.state == .running })
+        let kept = try scenario.pod("keeper")
+        #expect(kept?[path: ["status", "phase"]] == "Running")
+        #expect(RuntimeScenario.containerStatus(kept)?["restartCount"]?.intValue == 0)
+        #expect(RuntimeScenario.containerStatus(kept)?["containerID"]?.stringValue == "docker://" + (after.first { !$0.isSandbox }?.id ?? "-"))
+        _ = try server.kubectl(arguments: ["delete", "pod", "keeper"], timeoutSeconds: 30)
+
         // Node failure: the node container is removed; its pod comes back on w2, as a container.
         let connection = try server.connection()
         try scenario.create(scenario.podObject("mover", command: "exec sleep 600", grace: 1).removing(path: ["spec", "nodeSelector"]))
