@@ -167,6 +167,15 @@ public final class ProcessRuntime: ContainerRuntime {
             kill(-pid, SIGKILL)
             for _ in 0..<100 where livePid(id) != nil { usleep(10_000) }
         }
+        // A shim this agent started is its child: reap it once it has exited, or it stays a zombie.
+        if let shim = Self.readText(directory(id) + "/shim.pid").flatMap({ pid_t($0) }) {
+            var status: Int32 = 0
+            for _ in 0..<100 {
+                let result = waitpid(shim, &status, WNOHANG)
+                if result != 0 { break }
+                usleep(10_000)
+            }
+        }
         try? FileManager.default.removeItem(atPath: directory(id))
     }
 

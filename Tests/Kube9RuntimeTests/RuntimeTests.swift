@@ -125,8 +125,12 @@ func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComp
         let stopped = try again.inspectContainer(id: id)
         #expect(stopped.state == .exited)
         #expect(stopped.exitCode == 143)
+        let shim = pid_t((try? String(contentsOfFile: root + "/\(id)/shim.pid", encoding: .utf8)) ?? "") ?? 0
+        #expect(shim > 0)
         try again.removeContainer(id: id)
         #expect(try again.listContainers(node: "n1").count == 1)
+        // The shim was reaped, not left a zombie of this process (a bug found by watching ps).
+        #expect(kill(shim, 0) != 0)
     }
 
     @Test func exitCodesAndMissingExecutables() throws {
