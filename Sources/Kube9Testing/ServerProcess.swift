@@ -37,7 +37,7 @@ public final class ServerProcess: @unchecked Sendable {
         arguments = ["server", "--data-dir", directory, "--listen", "127.0.0.1:0", "--log-level", "info"]
             + (scheduler ? [] : ["--disable-scheduler"]) + extraArguments
         logPath = directory + "/server-\(UUID().uuidString.prefix(8)).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: kube9BinaryPath())
         process.arguments = arguments

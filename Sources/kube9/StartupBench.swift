@@ -84,7 +84,7 @@ struct StartupBenchCommand: ParsableCommand {
             guard let stream = try? HTTPConnection(baseURL: url) else { return }
             let revision = (try? stream.request("GET", "/api/v1/namespaces/default/pods").json()[path: ["metadata", "resourceVersion"]]?.stringValue) ?? "0"
             watchReady.signal()
-            _ = try? stream.stream("/api/v1/namespaces/default/pods?watch=1&resourceVersion=\(revision ?? "0")") { line in
+            _ = try? stream.stream("/api/v1/namespaces/default/pods?watch=1&resourceVersion=\(revision)") { line in
                 let now = DispatchTime.now().uptimeNanoseconds
                 if let event = try? JSON.parse(Array(line)), let pod = event["object"] {
                     let name = ObjectMeta.name(of: pod)

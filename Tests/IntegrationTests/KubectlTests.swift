@@ -95,7 +95,7 @@ struct KubectlTests {
         defer { server.destroy() }
         _ = try server.kubectl("run", "watched", "--image=busybox")
         let outPath = server.dataDirectory + "/watch.out"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         let watcher = Process()
         watcher.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
         watcher.arguments = ["--kubeconfig", server.kubeconfigPath, "--cache-dir", server.dataDirectory + "/kubectl-cache", "get", "pods", "-w"]

@@ -14,7 +14,7 @@ final class AgentProcess: @unchecked Sendable {
     init(server: ServerProcess, name: String, cpus: String, timing: [String], extraArguments: [String] = []) throws {
         self.name = name
         logPath = server.dataDirectory + "/agent-\(name)-\(UUID().uuidString.prefix(6)).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: kube9BinaryPath())
         process.arguments = ["agent", "--name", name, "--cpus", cpus, "--memory", "16Gi", "--kubeconfig", server.kubeconfigPath,
                              "--log-level", "warning"] + timing + extraArguments
@@ -193,7 +193,7 @@ struct SchedulingTests {
         let applied = try runCommand(kube9BinaryPath(), ["policy", "apply", repositoryPath("policies/scheduler/worst_fit.lua"),
                                                          "--slot", "scheduler", "--name", "default", "--kubeconfig", server.kubeconfigPath])
         #expect(applied.status == 0, "\(applied.stderr)")
-        _ = try waitUntil(seconds: 5) {
+        _ = waitUntil(seconds: 5) {
             (try? connection.request("GET", "/kube9/v1/policies").text.contains("\"name\":\"default\"")) == true
         }
         #expect(try place("after") == "large", "worst_fit after the swap, no restart")
