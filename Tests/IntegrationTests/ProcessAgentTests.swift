@@ -48,6 +48,19 @@ struct ProcessAgentTests {
                 .filter { $0[path: ["status", "phase"]] == "Running" }.count
         }
         #expect(waitUntil(seconds: 20) { (try? runningPods()) == 3 })
+        // Usage is sampled every 10 s and served by the agent, through the API server's node proxy.
+        var summary: JSON? = nil
+        #expect(waitUntil(seconds: 25) {
+            summary = try? connection.request("GET", "/api/v1/nodes/proc2/proxy/stats/summary").json()
+            let pods = summary?["pods"]?.arrayValue ?? []
+            return pods.count == 3 && pods.allSatisfy { pod in
+                (pod["containers"]?.arrayValue ?? []).contains { ($0[path: ["memory", "workingSetBytes"]]?.intValue ?? 0) > 0 }
+            }
+        }, "\(String(describing: summary))")
+        #expect(summary?[path: ["node", "nodeName"]] == "proc2")
+        #expect((summary?[path: ["node", "memory", "workingSetBytes"]]?.intValue ?? 0) > 0)
+        let raw = try server.kubectl("get", "--raw", "/api/v1/nodes/proc2/proxy/stats/summary")
+        #expect(raw.status == 0 && raw.stdout.contains("usageCoreNanoSeconds"), "\(raw.stderr)")
         let before = try runtime.listContainers(node: "proc2")
         #expect(before.count == 6, "3 sandboxes + 3 containers")
         let beforeRevision = try connection.request("GET", "/api/v1/namespaces/default/pods").json()[path: ["metadata", "resourceVersion"]]?.stringValue
