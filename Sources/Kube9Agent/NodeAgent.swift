@@ -43,7 +43,8 @@ public final class NodeAgent: Sendable {
         var probes: [String: ProbeState] = [:]
         /// uid → the status last written.
         var written: [String: JSON] = [:]
-        /// container id → when it was first seen exited (back-off counts from there).
+        /// container id → when it was first seen exited (back-off counts from there when the
+        /// runtime reports no finish time).
         var exitedAt: [String: Date] = [:]
         /// Events already recorded (dedupe keys).
         var recorded: Set<String> = []
@@ -199,7 +200,10 @@ public final class NodeAgent: Sendable {
                 if shouldRestart {
                     restarting = true
                     let delay = min(configuration.restartBackoffBase * pow(2, Double(current.attempt)), configuration.restartBackoffMax)
-                    let exitedAt = state.withLock { state in
+                    // Back-off counts from the runtime's finish time (whole seconds, rounded up), so
+                    // it survives an agent restart; from first sight when the runtime has none.
+                    let finished = current.finishedAt.flatMap(Timestamp.parse).map { Date(timeIntervalSince1970: Double($0) + 1) }
+                    let exitedAt = finished ?? state.withLock { state in
                         if let time = state.exitedAt[current.id] { return time }
                         state.exitedAt[current.id] = Date()
                         return Date()
