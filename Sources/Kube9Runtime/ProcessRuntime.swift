@@ -130,13 +130,17 @@ public final class ProcessRuntime: ContainerRuntime {
         if let shim = Self.readText(dir + "/shim.pid").flatMap({ pid_t($0) }) { Self.reap(shim) }
         guard !FileManager.default.fileExists(atPath: dir + "/exit"),
               let pid = Self.readText(dir + "/pid").flatMap({ pid_t($0) }), pid > 0 else { return nil }
-        guard kill(pid, 0) == 0 else { return nil }
-        // A zombie waiting for its shim counts as exited.
-        if let stat = Self.readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") {
+        return Self.isAlive(pid) ? pid : nil
+    }
+
+    /// True while `pid` runs (a zombie waiting to be reaped counts as ended).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard pid > 0, kill(pid, 0) == 0 else { return false }
+        if let stat = readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") {
             let state = stat[stat.index(close, offsetBy: 2)...].prefix(1)
-            if state == "Z" || state == "X" { return nil }
+            if state == "Z" || state == "X" { return false }
         }
-        return pid
+        return true
     }
 
     public func stopContainer(id: String, gracePeriodSeconds: Int) throws {
@@ -198,19 +202,30 @@ public final class ProcessRuntime: ContainerRuntime {
             return info
         }
         info.startedAt = Self.readText(dir + "/started")
-        if livePid(id) != nil {
-            info.state = .running
-        } else if let exit = Self.readText(dir + "/exit") {
+        func recordedExit() -> Bool {
+            guard let exit = Self.readText(dir + "/exit") else { return false }
             let parts = exit.split(separator: " ")
             info.state = .exited
             info.exitCode = parts.first.flatMap { Int32($0) } ?? -1
             info.finishedAt = parts.count > 1 ? String(parts[1]) : nil
             info.reason = info.exitCode == 0 ? "Completed" : "Error"
-        } else if FileManager.default.fileExists(atPath: dir + "/shim.pid") {
-            // The shim died without recording an exit (killed itself): the command is gone too.
-            info.state = .exited
-            info.exitCode = 137
-            info.reason = "Error"
+            return true
+        }
+        if livePid(id) != nil {
+            info.state = .running
+        } else if recordedExit() {
+            // Ended, with the code the shim recorded.
+        } else if let shim = Self.readText(dir + "/shim.pid").flatMap({ pid_t($0) }) {
+            if Self.isAlive(shim) {
+                // The command just ended and its shim is recording the exit code: still running
+                // for a moment (reporting 137 here would be a wrong exit code).
+                info.state = .running
+            } else if !recordedExit() {
+                // The shim died without recording an exit (killed itself): the command is gone too.
+                info.state = .exited
+                info.exitCode = 137
+                info.reason = "Error"
+            }
         }
         return info
     }

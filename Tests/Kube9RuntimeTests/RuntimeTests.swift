@@ -149,6 +149,29 @@ func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComp
         }
     }
 
+    /// Between the command's end and the shim writing DIR/exit, the container is not "exited
+    /// 137" (a flake CI caught: waitContainer returned 137 for `exit 3`).
+    @Test func anExitBeingRecordedIsNotAKill() throws {
+        let (runtime, root) = try makeRuntime()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sandbox = try runtime.runSandbox(pod)
+        let id = try runtime.createContainer(ContainerSpec(name: "c", image: "x", command: ["/bin/true"]), pod: pod, sandbox: sandbox)
+        let dir = root + "/" + id
+        // The command's pid is gone (pid 2^22-1 is above pid_max's default); the shim (here: this process) lives.
+        try Data("4194303".utf8).write(to: URL(fileURLWithPath: dir + "/pid"))
+        try Data(String(getpid()).utf8).write(to: URL(fileURLWithPath: dir + "/shim.pid"))
+        #expect(try runtime.inspectContainer(id: id).state == .running)
+        // Then the exit code appears.
+        try Data("3 2026-11-27T12:00:00Z".utf8).write(to: URL(fileURLWithPath: dir + "/exit"))
+        let exited = try runtime.inspectContainer(id: id)
+        #expect(exited.state == .exited && exited.exitCode == 3 && exited.finishedAt == "2026-11-27T12:00:00Z")
+        // A shim that died without recording anything: the container is gone, 137.
+        try FileManager.default.removeItem(atPath: dir + "/exit")
+        try Data("4194302".utf8).write(to: URL(fileURLWithPath: dir + "/shim.pid"))
+        let killed = try runtime.inspectContainer(id: id)
+        #expect(killed.state == .exited && killed.exitCode == 137)
+    }
+
     @Test func stopEscalatesToSigkillAfterTheGracePeriod() throws {
         let (runtime, root) = try makeRuntime()
         defer { try? FileManager.default.removeItem(atPath: root) }
