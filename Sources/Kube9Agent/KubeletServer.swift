@@ -1,10 +1,10 @@
 import Foundation
 import Hummingbird
+import Kube9Client
 import Kube9Model
 import Kube9Runtime
 import Logging
 import NIOCore
-import Synchronization
 
 /// The node's kubelet endpoint, which the API server proxies to: container logs (with follow,
 /// tail and previous) and the stats summary.
@@ -39,21 +39,12 @@ public enum KubeletServer {
             }
             let runtime = agent.runtime
             let body = ResponseBody { writer in
-                let cancelled = CancelFlag()
-                let chunks = AsyncStream<[UInt8]> { continuation in
-                    let thread = Thread {
-                        do {
-                            try runtime.logs(id: id, tailLines: tail, follow: follow) { bytes in
-                                continuation.yield(bytes)
-                                return !cancelled.isSet
-                            }
-                        } catch {
-                            continuation.yield(Array("error reading logs: \(error)\n".utf8))
-                        }
-                        continuation.finish()
+                let chunks = blockingByteStream { sink in
+                    do {
+                        try runtime.logs(id: id, tailLines: tail, follow: follow, sink: sink)
+                    } catch {
+                        _ = sink(Array("error reading logs: \(error)\n".utf8))
                     }
-                    thread.start()
-                    continuation.onTermination = { _ in cancelled.set() }
                 }
                 for await chunk in chunks {
                     try await writer.write(ByteBuffer(bytes: chunk))
@@ -74,11 +65,4 @@ public enum KubeletServer {
         headers[.contentType] = "application/json"
         return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: object.serialized())))
     }
-}
-
-/// Set once, read from any thread.
-final class CancelFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .releasing) }
-    var isSet: Bool { flag.load(ordering: .acquiring) }
 }

@@ -158,7 +158,8 @@ public protocol ContainerRuntime: Sendable {
     func verifyImage(_ image: String) throws
     /// Creates and starts the pod's sandbox; returns it (with its IP).
     func runSandbox(_ pod: PodIdentity) throws -> ContainerInfo
-    /// Creates a container of `pod` inside `sandbox`; returns its id.
+    /// Creates a container of `pod` inside `sandbox`; returns its id. The caller has checked
+    /// the image with `verifyImage`.
     func createContainer(_ spec: ContainerSpec, pod: PodIdentity, sandbox: ContainerInfo) throws -> String
     func startContainer(id: String) throws
     /// Sends SIGTERM, waits up to `gracePeriodSeconds`, then SIGKILL. Returns once it stopped.

@@ -200,7 +200,6 @@ public final class DockerRuntime: ContainerRuntime {
     }
 
     public func createContainer(_ spec: ContainerSpec, pod: PodIdentity, sandbox: ContainerInfo) throws -> String {
-        try verifyImage(spec.image)
         var hostConfig: JSON = ["NetworkMode": .string("container:\(sandbox.id)"), "Init": true]
         if let nano = spec.nanoCPUs { hostConfig["NanoCpus"] = .int(nano) }
         if let memory = spec.memoryBytes { hostConfig["Memory"] = .int(memory) }
@@ -242,14 +241,8 @@ public final class DockerRuntime: ContainerRuntime {
         let reply = try engine.call("GET", "/containers/json?all=1&filters=\(DockerEngine.escape(String(decoding: filters.serialized(), as: UTF8.self)))")
         guard let items = (try? reply.json())?.arrayValue else { return [] }
         return items.map { item -> ContainerInfo in
-            var labels: [String: String] = [:]
-            for (key, value) in item["Labels"]?.objectValue ?? [:] { labels[key] = value.stringValue ?? "" }
-            let state: ContainerState = switch item["State"]?.stringValue ?? "" {
-            case "created": .created
-            case "running", "paused", "restarting": .running
-            case "exited", "dead": .exited
-            default: .unknown
-            }
+            let labels = Self.labels(item["Labels"])
+            let state = Self.state(item["State"]?.stringValue)
             let ip = item[path: ["NetworkSettings", "Networks", network, "IPAddress"]]?.stringValue
             let id = item["Id"]?.stringValue ?? ""
             // The list has no exit codes or start times: exited containers (few) are inspected,
@@ -264,6 +257,23 @@ public final class DockerRuntime: ContainerRuntime {
         }
     }
 
+    /// Docker's container state names as the runtime's states.
+    static func state(_ name: String?) -> ContainerState {
+        switch name ?? "" {
+        case "created": .created
+        case "running", "paused", "restarting": .running
+        case "exited", "dead": .exited
+        default: .unknown
+        }
+    }
+
+    /// A Docker label object as a dictionary.
+    static func labels(_ object: JSON?) -> [String: String] {
+        var labels: [String: String] = [:]
+        for (key, value) in object?.objectValue ?? [:] { labels[key] = value.stringValue ?? "" }
+        return labels
+    }
+
     /// Docker's nanosecond timestamps as Kubernetes' RFC 3339 seconds; nil for Go's zero time.
     static func timestamp(_ text: String?) -> String? {
         guard let text, !text.hasPrefix("0001-"), text.count >= 19 else { return nil }
@@ -273,15 +283,8 @@ public final class DockerRuntime: ContainerRuntime {
     public func inspectContainer(id: String) throws -> ContainerInfo {
         let reply = try engine.call("GET", "/containers/\(id)/json")
         let object = try reply.json()
-        var labels: [String: String] = [:]
-        for (key, value) in object[path: ["Config", "Labels"]]?.objectValue ?? [:] { labels[key] = value.stringValue ?? "" }
-        let status = object[path: ["State", "Status"]]?.stringValue ?? ""
-        let state: ContainerState = switch status {
-        case "created": .created
-        case "running", "paused", "restarting": .running
-        case "exited", "dead": .exited
-        default: .unknown
-        }
+        let labels = Self.labels(object[path: ["Config", "Labels"]])
+        let state = Self.state(object[path: ["State", "Status"]]?.stringValue)
         var info = ContainerInfo(id: object["Id"]?.stringValue ?? id, labels: labels, image: object[path: ["Config", "Image"]]?.stringValue ?? "",
                                  state: state)
         if state == .exited {
@@ -316,16 +319,12 @@ public final class DockerRuntime: ContainerRuntime {
     public func logs(id: String, tailLines: Int?, follow: Bool, sink: @escaping ([UInt8]) -> Bool) throws {
         let tail = tailLines.map { String(max(0, $0)) } ?? "all"
         let demultiplexer = StreamDemultiplexer()
-        var errorBody: [UInt8] = []
-        var ok = true
         let status = try engine.stream("GET", "/containers/\(id)/logs?stdout=1&stderr=1&follow=\(follow ? 1 : 0)&tail=\(tail)") { chunk in
-            if !ok { errorBody.append(contentsOf: chunk); return true }
             for payload in demultiplexer.feed(chunk) where !payload.isEmpty {
                 if !sink(payload) { return false }
             }
             return true
         }
-        ok = status == 200
         if status == 404 { throw RuntimeError.notFound(id: id) }
         if status != 200 && status != 0 { throw RuntimeError.refused(operation: "logs \(id)", detail: "HTTP \(status)") }
     }

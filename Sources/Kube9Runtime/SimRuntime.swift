@@ -65,25 +65,20 @@ public final class SimRuntime: ContainerRuntime {
         try update(id) { $0.startedAt = Date() }
     }
 
-    public func stopContainer(id: String, gracePeriodSeconds: Int) throws {
+    /// Marks a container ended with `code` (a stop ends cleanly, a kill with 137).
+    func end(_ id: String, code: Int32) {
         try? update(id) { record in
             guard record.info.state != .exited else { return }
             record.info.state = .exited
-            record.info.exitCode = 0
-            record.info.reason = "Completed"
+            record.info.exitCode = code
+            record.info.reason = code == 0 ? "Completed" : "Error"
             record.info.finishedAt = Timestamp.now()
         }
     }
 
-    public func killContainer(id: String, signal: String) throws {
-        try? update(id) { record in
-            guard record.info.state != .exited else { return }
-            record.info.state = .exited
-            record.info.exitCode = 137
-            record.info.reason = "Error"
-            record.info.finishedAt = Timestamp.now()
-        }
-    }
+    public func stopContainer(id: String, gracePeriodSeconds: Int) throws { end(id, code: 0) }
+
+    public func killContainer(id: String, signal: String) throws { end(id, code: 137) }
 
     public func removeContainer(id: String) throws {
         _ = records.withLock { $0[Self.node(of: id)]?.removeValue(forKey: id) }

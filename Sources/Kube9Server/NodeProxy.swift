@@ -4,7 +4,6 @@ import HTTPTypes
 import Kube9Client
 import Kube9Model
 import NIOCore
-import Synchronization
 
 /// Requests the API server passes on to a node's kubelet endpoint (the agent): pod logs and
 /// `nodes/NAME/proxy/...`. The endpoint is the node's InternalIP and
@@ -93,19 +92,9 @@ struct NodeProxy {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain"
         let body = ResponseBody { writer in
-            let cancelled = StreamCancellation()
-            let chunks = AsyncStream<[UInt8]> { continuation in
-                let thread = Thread {
-                    if let connection = try? HTTPConnection(baseURL: base) {
-                        _ = try? connection.streamChunks("GET", path) { chunk in
-                            continuation.yield(Array(chunk))
-                            return !cancelled.isCancelled
-                        }
-                    }
-                    continuation.finish()
-                }
-                thread.start()
-                continuation.onTermination = { _ in cancelled.cancel() }
+            let chunks = blockingByteStream { sink in
+                guard let connection = try? HTTPConnection(baseURL: base) else { return }
+                _ = try? connection.streamChunks("GET", path) { chunk in sink(Array(chunk)) }
             }
             for await chunk in chunks {
                 try await writer.write(ByteBuffer(bytes: chunk))
@@ -114,11 +103,4 @@ struct NodeProxy {
         }
         return Response(status: .ok, headers: headers, body: body)
     }
-}
-
-/// Set when the client of a proxied stream went away.
-final class StreamCancellation: Sendable {
-    private let flag = Mutex(false)
-    func cancel() { flag.withLock { $0 = true } }
-    var isCancelled: Bool { flag.withLock { $0 } }
 }

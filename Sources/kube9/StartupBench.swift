@@ -33,13 +33,6 @@ struct StartupBenchCommand: ParsableCommand {
 
     static let image = "kube9-bench/busybox:latest"
 
-    /// User plus system CPU seconds of a process (from /proc).
-    static func cpuSeconds(of pid: pid_t) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: ")").last?.split(separator: " ") ?? []
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
 
     func validate() throws {
         guard ["process", "docker"].contains(runtime) else { throw ValidationError("--runtime must be process or docker") }
@@ -131,7 +124,7 @@ struct StartupBenchCommand: ParsableCommand {
         }
         let allSeconds = Double((seen.values.max() ?? started) - started) / 1e9
         let serverCPU = server.cpuSeconds
-        let agentCPU = Self.cpuSeconds(of: agent)
+        let agentCPU = processCPUSeconds(agent)
         // Clean up: pods deleted (the agent removes their containers), then wait for that.
         // Clean up: pods deleted; the agent removes their containers (orphans once the pods are
         // gone), which is waited for before the agent stops.
