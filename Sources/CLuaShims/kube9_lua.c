@@ -13,7 +13,13 @@ double kube9_lua_now(void) {
 }
 
 /* The allocator: refuses growth past the cap, which Lua reports as "not enough memory". A
-   refusal during a budgeted call also marks the call killed so that pcall cannot swallow it. */
+   refusal during a budgeted call also marks the call killed so that pcall cannot swallow it.
+   During a budgeted call it also watches the wall clock, because C code (a library function,
+   a concatenation, the compiler) can run for long without a VM instruction: large growth
+   allocations (>= KUBE9_LUA_ALLOC_CHECK_BYTES) and every 256th growth allocation check the
+   deadline. Once it has passed, the call is killed like a memory refusal: the allocation that
+   noticed it is refused, and so is every later large one (small ones go through, so that the
+   error and its traceback can still be built; the every-instruction hook stops the script). */
 static void *kube9_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     kube9_lua_limits *limits = (kube9_lua_limits *)ud;
     size_t old = ptr ? osize : 0;
@@ -22,12 +28,20 @@ static void *kube9_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         limits->memory_used -= old;
         return NULL;
     }
-    if (limits->memory_limit > 0 && limits->armed && !limits->in_swift && nsize > old &&
-        limits->memory_used + (nsize - old) > limits->memory_limit) {
-        limits->killed = KUBE9_LUA_KILLED_MEMORY;
-        /* From now on every instruction raises, so the script stops at its next step. */
-        if (limits->state) lua_sethook(limits->state, kube9_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-        return NULL;
+    if (limits->armed && !limits->in_swift && nsize > old) {
+        if (limits->memory_limit > 0 && limits->memory_used + (nsize - old) > limits->memory_limit) {
+            limits->killed = KUBE9_LUA_KILLED_MEMORY;
+            /* From now on every instruction raises, so the script stops at its next step. */
+            if (limits->state) lua_sethook(limits->state, kube9_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+            return NULL;
+        }
+        int large = nsize >= KUBE9_LUA_ALLOC_CHECK_BYTES;
+        if (limits->deadline > 0 && (large || (++limits->growth_count & 255u) == 0) && kube9_lua_now() > limits->deadline) {
+            int first = limits->killed == KUBE9_LUA_ALIVE;
+            if (first) limits->killed = KUBE9_LUA_KILLED_DEADLINE;
+            if (limits->state) lua_sethook(limits->state, kube9_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+            if (first || large) return NULL;
+        }
     }
     void *result = realloc(ptr, nsize);
     if (result == NULL) return NULL;
@@ -102,6 +116,45 @@ static void kube9_hook(lua_State *L, lua_Debug *ar) {
         lua_concat(L, 2);
         lua_error(L);
     }
+}
+
+void kube9_lua_charge(lua_State *L, int64_t units) {
+    kube9_lua_limits *limits = limits_of(L);
+    if (limits == NULL || !limits->armed || limits->in_swift) return;
+    if (!limits->killed) {
+        if (limits->instructions_left > 0 && units > 0) {
+            if (units >= limits->instructions_left) {
+                /* Spent: killed, not "0 = unlimited". */
+                limits->instructions_left = 0;
+                limits->killed = KUBE9_LUA_KILLED_BUDGET;
+            } else {
+                limits->instructions_left -= units;
+            }
+        }
+        if (!limits->killed && limits->deadline > 0 && kube9_lua_now() > limits->deadline) {
+            limits->killed = KUBE9_LUA_KILLED_DEADLINE;
+        }
+    }
+    if (limits->killed) {
+        lua_sethook(L, kube9_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+        luaL_where(L, 1);
+        lua_pushstring(L, kill_message(limits->killed));
+        lua_concat(L, 2);
+        lua_error(L);
+    }
+}
+
+int kube9_lua_killed(lua_State *L) {
+    kube9_lua_limits *limits = limits_of(L);
+    if (limits == NULL || !limits->armed) return KUBE9_LUA_ALIVE;
+    return limits->killed;
+}
+
+int kube9_lua_would_exceed_memory(lua_State *L, size_t bytes) {
+    kube9_lua_limits *limits = limits_of(L);
+    if (limits == NULL || !limits->armed || limits->in_swift || limits->memory_limit == 0) return 0;
+    if (limits->memory_used >= limits->memory_limit) return 1;
+    return bytes > limits->memory_limit - limits->memory_used;
 }
 
 void kube9_lua_arm(lua_State *L, kube9_lua_limits *limits, int64_t instructions, double timeout_seconds) {
@@ -209,6 +262,8 @@ void kube9_lua_open_sandbox(lua_State *L) {
     lua_pushnil(L);
     lua_setfield(L, -2, "kube9_os_full");
     lua_pop(L, 1);
+    /* budget-charging, capped replacements of the library functions that loop in C */
+    kube9_lua_install_guards(L);
 }
 
 void kube9_lua_pop(lua_State *L, int n) { lua_pop(L, n); }

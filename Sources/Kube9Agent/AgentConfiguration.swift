@@ -37,13 +37,31 @@ public struct AgentConfiguration: Sendable {
         self.kubeletPort = kubeletPort
     }
 
+    /// `status.nodeInfo` as a kubelet reports it, from this host: machine id, boot id, kernel,
+    /// OS image. Simulated nodes of one host share them, but each gets its own systemUUID.
+    static func hostNodeInfo(runtimeVersion: String, node: String) -> JSON {
+        func read(_ path: String) -> String {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var osImage = "kube9 node"
+        for line in read("/etc/os-release").split(separator: "\n") where line.hasPrefix("PRETTY_NAME=") {
+            osImage = String(line.dropFirst("PRETTY_NAME=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        var info = NodeStrategy.nodeInfo(kubeletVersion: "v1.32.4-kube9", containerRuntimeVersion: runtimeVersion,
+                                         machineID: read("/etc/machine-id"), bootID: read("/proc/sys/kernel/random/boot_id"))
+        info["systemUUID"] = .string(node)
+        info["kernelVersion"] = .string(read("/proc/sys/kernel/osrelease"))
+        info["osImage"] = .string(osImage)
+        return info
+    }
+
     /// The Node object this agent registers: capacity, Ready, addresses and, when it serves
     /// one, the kubelet endpoint the API server proxies logs and stats to.
     public func nodeObject(runtimeVersion: String, kubeletPort: Int?) -> JSON {
         var labels: JSON = ["kubernetes.io/hostname": .string(name), "kubernetes.io/os": "linux",
                             NodeStrategy.nodeTypeLabel: .string(type), "node-role.kubernetes.io/\(type)": ""]
         for (key, value) in self.labels.sorted(by: { $0.key < $1.key }) { labels[key] = .string(value) }
-        let cpu = Quantity(milliValue: Int64((cpus * 1000).rounded()))
+        let cpu = Quantity(milliValue: Int64(checkedRounding: cpus * 1000) ?? 1000)
         let resources: JSON = ["cpu": .string(cpu.description), "memory": .string(Quantity(units: memoryBytes).description),
                                "pods": .string(String(pods))]
         let now = JSON.string(Timestamp.now())
@@ -52,8 +70,7 @@ public struct AgentConfiguration: Sendable {
             "conditions": [["type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kube9 agent is posting ready status",
                             "lastHeartbeatTime": now, "lastTransitionTime": now]],
             "addresses": [["type": "InternalIP", "address": .string(address)], ["type": "Hostname", "address": .string(name)]],
-            "nodeInfo": ["kubeletVersion": "v1.32.4-kube9", "containerRuntimeVersion": .string(runtimeVersion), "osImage": "kube9 node",
-                         "kernelVersion": "", "operatingSystem": "linux", "architecture": "amd64"],
+            "nodeInfo": Self.hostNodeInfo(runtimeVersion: runtimeVersion, node: name),
         ]
         if let kubeletPort { status["daemonEndpoints"] = ["kubeletEndpoint": ["Port": .int(Int64(kubeletPort))]] }
         return ["apiVersion": "v1", "kind": "Node", "metadata": ["name": .string(name), "labels": labels], "spec": .emptyObject, "status": status]
@@ -69,10 +86,10 @@ public enum NodeRegistration {
         if created.status == 201 { return }
         guard created.status == 409 else { throw ClientError("node \(name) refused: \(message(created))") }
         let labels = try connection.request("PATCH", "/api/v1/nodes/\(name)",
-                                            body: (["metadata": ["labels": node[path: ["metadata", "labels"]]!]] as JSON).serialized(),
+                                            body: (["metadata": ["labels": node[path: ["metadata", "labels"]] ?? .emptyObject]] as JSON).serialized(),
                                             contentType: "application/merge-patch+json")
         guard labels.status == 200 else { throw ClientError("node \(name) refused: \(message(labels))") }
-        let status = try connection.request("PATCH", "/api/v1/nodes/\(name)/status", body: (["status": node["status"]!] as JSON).serialized(),
+        let status = try connection.request("PATCH", "/api/v1/nodes/\(name)/status", body: (["status": node["status"] ?? .emptyObject] as JSON).serialized(),
                                             contentType: "application/merge-patch+json")
         guard status.status == 200 else { throw ClientError("node \(name) refused: \(message(status))") }
     }

@@ -3,6 +3,7 @@ import Foundation
 import Kube9Client
 import Kube9Model
 import Kube9Runtime
+import Kube9Threads
 import Logging
 import Synchronization
 
@@ -53,14 +54,17 @@ public final class NodeAgent: Sendable {
     }
 
     let state = Mutex(State())
-    /// Runs blocking work (runtime calls, probes, API writes) on a thread of its own: GCD's
-    /// concurrent queues run only as many blocking items at once as there are cores.
-    static func background(_ work: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: work)
-        thread.stackSize = 512 << 10
-        thread.start()
-    }
-    static let limit = DispatchSemaphore(value: 16)
+    /// Blocking work runs on fixed pools of threads (GCD's concurrent queues run only as many
+    /// blocking items at once as there are cores, and a thread per pod per tick is no bound):
+    /// pod workers (at most one per pod at a time), probes, and container stops during a
+    /// termination (a pod worker waits for those, so they have threads of their own), and
+    /// events and other API writes.
+    static let podWorkers = WorkerThreads(threads: 16, name: "kube9-pod", stackSize: 512 << 10)
+    static let probeWorkers = WorkerThreads(threads: 16, name: "kube9-probe", stackSize: 512 << 10)
+    static let stopWorkers = WorkerThreads(threads: 16, name: "kube9-stop", stackSize: 512 << 10)
+    static let eventWorkers = WorkerThreads(threads: 2, name: "kube9-event", stackSize: 512 << 10)
+    /// Events remembered as recorded (per pod and reason) before the set starts over.
+    static let maximumRecorded = 10_000
     static let component = "kubelet"
 
     public init(configuration: AgentConfiguration, runtime: any ContainerRuntime, watcher: PodWatcher, client: Kube9Client,
@@ -101,9 +105,7 @@ public final class NodeAgent: Sendable {
             guard dispatch else { continue }
             let pod = pods[uid]
             let mine = byPod[uid] ?? []
-            Self.background { [self] in
-                Self.limit.wait()
-                defer { Self.limit.signal() }
+            Self.podWorkers.submit { [self] in
                 if let pod {
                     syncPod(pod, containers: mine)
                 } else {
@@ -124,6 +126,7 @@ public final class NodeAgent: Sendable {
             let uids = Set(pods.keys).union(byPod.keys)
             state.finished = state.finished.filter { uids.contains($0.key) }
             state.written = state.written.filter { uids.contains($0.key) }
+            state.recorded = state.recorded.filter { uids.contains(String($0.split(separator: "/").first ?? "")) }
         }
     }
 
@@ -191,7 +194,7 @@ public final class NodeAgent: Sendable {
             } else if latest!.state == .running, livenessFailed(latest!.id) {
                 record(pod, key: "kill/\(latest!.id)", type: "Normal", reason: "Killing",
                        message: "Container \(containerName) failed liveness probe, will be restarted")
-                try? runtime.stopContainer(id: latest!.id, gracePeriodSeconds: Int(pod[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30))
+                try? runtime.stopContainer(id: latest!.id, gracePeriodSeconds: PodSpecs.gracePeriod(pod))
                 latest = (try? runtime.inspectContainer(id: latest!.id)) ?? latest
             }
             if let current = latest, current.state == .exited {
@@ -339,7 +342,7 @@ public final class NodeAgent: Sendable {
             status["podIP"] = .string(ip)
             status["podIPs"] = [["ip": .string(ip)]]
         }
-        let unchanged = status.objectValue!.allSatisfy { key, value in old[key] == value }
+        let unchanged = (status.objectValue ?? [:]).allSatisfy { key, value in old[key] == value }
         let sameAsWritten = state.withLock { $0.written[uid] == status }
         if unchanged || sameAsWritten { return }
         let path = "/api/v1/namespaces/\(ObjectMeta.namespace(of: pod))/pods/\(ObjectMeta.name(of: pod))/status"
@@ -367,7 +370,7 @@ public final class NodeAgent: Sendable {
         let group = DispatchGroup()
         for container in containers where !container.isSandbox && container.state == .running {
             group.enter()
-            Self.background { [runtime] in
+            Self.stopWorkers.submit { [runtime] in
                 try? runtime.stopContainer(id: container.id, gracePeriodSeconds: grace)
                 group.leave()
             }
@@ -420,7 +423,7 @@ public final class NodeAgent: Sendable {
                         return true
                     }
                     guard due else { continue }
-                    Self.background { [self] in
+                    Self.probeWorkers.submit { [self] in
                         let success = ProbeRunner.run(probe, podIP: podIP, containerID: latest.id, runtime: runtime)
                         let (changed, unhealthy) = state.withLock { state -> (Bool, Bool) in
                             guard var entry = state.probes[key] else { return (false, false) }
@@ -457,14 +460,17 @@ public final class NodeAgent: Sendable {
 
     /// Records an Event about the pod once per `key`, in the background.
     func record(_ pod: JSON, key: String, type: String, reason: String, message: String) {
-        let fresh = state.withLock { $0.recorded.insert("\(ObjectMeta.uid(of: pod))/\(key)").inserted }
+        let fresh = state.withLock { state -> Bool in
+            if state.recorded.count >= Self.maximumRecorded { state.recorded.removeAll() }
+            return state.recorded.insert("\(ObjectMeta.uid(of: pod))/\(key)").inserted
+        }
         guard fresh else { return }
         var involved = pod
         involved["kind"] = "Pod"
         involved["apiVersion"] = "v1"
         let event = EventStrategy.event(about: involved, type: type, reason: reason, message: message, component: Self.component, host: name)
         let namespace = ObjectMeta.namespace(of: pod)
-        Self.background { [client] in
+        Self.eventWorkers.submit { [client] in
             _ = try? client.withConnection { try $0.request("POST", "/api/v1/namespaces/\(namespace)/events", body: event.serialized()) }
         }
     }

@@ -22,11 +22,17 @@ public struct ProbeSpec: Sendable, Equatable {
     public static func parse(_ probe: JSON?, container: JSON) -> ProbeSpec? {
         guard let probe, probe.objectValue != nil else { return nil }
         func port(_ value: JSON?) -> Int? {
-            if let number = value?.intValue { return Int(number) }
-            guard let name = value?.stringValue else { return nil }
-            if let number = Int(name) { return number }
-            let ports = container["ports"]?.arrayValue ?? []
-            return ports.first { $0["name"]?.stringValue == name }?["containerPort"]?.intValue.map { Int($0) }
+            let number: Int64?
+            if let integer = value?.intValue {
+                number = integer
+            } else if let name = value?.stringValue {
+                let ports = container["ports"]?.arrayValue ?? []
+                number = Int64(name) ?? ports.first { $0["name"]?.stringValue == name }?["containerPort"]?.intValue
+            } else {
+                number = nil
+            }
+            guard let number, (1...65535).contains(number) else { return nil }
+            return Int(number)
         }
         let action: ProbeAction
         if let http = probe["httpGet"], let number = port(http["port"]) {
@@ -39,12 +45,14 @@ public struct ProbeSpec: Sendable, Equatable {
         } else {
             return nil
         }
-        func number(_ key: String, _ fallback: Double) -> Double {
-            probe[key]?.intValue.map { Double($0) } ?? fallback
+        // Validation keeps these in int32 range; clamp anyway, the agent must not trap on a pod.
+        func number(_ key: String, _ fallback: Int64) -> Int64 {
+            min(max(probe[key]?.intValue ?? fallback, 0), Int64(Int32.max))
         }
-        return ProbeSpec(action: action, initialDelaySeconds: number("initialDelaySeconds", 0), periodSeconds: max(1, number("periodSeconds", 10)),
-                         timeoutSeconds: max(1, number("timeoutSeconds", 1)), successThreshold: max(1, Int(number("successThreshold", 1))),
-                         failureThreshold: max(1, Int(number("failureThreshold", 3))))
+        return ProbeSpec(action: action, initialDelaySeconds: Double(number("initialDelaySeconds", 0)),
+                         periodSeconds: Double(max(1, number("periodSeconds", 10))),
+                         timeoutSeconds: Double(max(1, number("timeoutSeconds", 1))), successThreshold: Int(max(1, number("successThreshold", 1))),
+                         failureThreshold: Int(max(1, number("failureThreshold", 3))))
     }
 }
 
@@ -58,7 +66,8 @@ public enum PodSpecs {
 
     /// Seconds a deletion waits for containers to stop: the deletion's own grace, else the spec's, else 30.
     public static func gracePeriod(_ pod: JSON) -> Int {
-        Int(pod[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? pod[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30)
+        let seconds = pod[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue ?? pod[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30
+        return Int(min(max(seconds, 0), PodStrategy.maximumGracePeriodSeconds))
     }
 
     /// The runtime's view of a container of the pod: command, args, env, working directory
@@ -75,6 +84,6 @@ public enum PodSpecs {
         return ContainerSpec(name: container["name"]?.stringValue ?? "", image: container["image"]?.stringValue ?? "",
                              command: strings("command"), args: strings("args"), environment: environment,
                              workingDirectory: container["workingDir"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
-                             nanoCPUs: cpu.map { $0.milliValue * 1_000_000 }, memoryBytes: memory?.value, attempt: attempt)
+                             nanoCPUs: cpu.map { $0.milliValue.saturatingMultiply(1_000_000) }, memoryBytes: memory?.value, attempt: attempt)
     }
 }

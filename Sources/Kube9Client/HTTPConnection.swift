@@ -39,6 +39,9 @@ final class TransferContext {
     /// For raw streams: called per received chunk; returning false stops the transfer.
     var onChunk: ((UnsafeRawBufferPointer) -> Bool)?
     var stopped = false
+    /// A reply body longer than this is not read further (the transfer fails).
+    var maximumBodyBytes = Int.max
+    var tooLarge = false
 }
 
 /// One keep-alive HTTP connection through a libcurl easy handle. Not thread-safe: use it from
@@ -50,6 +53,8 @@ public final class HTTPConnection: @unchecked Sendable {
     public let baseURL: String
     /// Seconds before a non-streaming request fails.
     public var timeoutSeconds: Int = 60
+    /// The longest reply body `request` reads; a longer one fails with a `ClientError`.
+    public var maximumReplyBytes = Int.max
     /// When set, requests go over this unix socket (the URL's host is then only a name),
     /// as the Docker Engine API is served.
     public let unixSocketPath: String?
@@ -73,6 +78,10 @@ public final class HTTPConnection: @unchecked Sendable {
         if let onChunk = transfer.onChunk {
             if onChunk(bytes) { return total }
             transfer.stopped = true
+            return 0
+        }
+        if transfer.body.count + total > transfer.maximumBodyBytes, transfer.onLine == nil {
+            transfer.tooLarge = true
             return 0
         }
         transfer.body.append(contentsOf: bytes)
@@ -105,7 +114,9 @@ public final class HTTPConnection: @unchecked Sendable {
         let amount = min(available, size * count)
         if amount > 0 {
             transfer.requestBody.withUnsafeBytes { source in
-                UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress! + transfer.requestOffset, byteCount: amount)
+                if let base = source.baseAddress {
+                    UnsafeMutableRawPointer(buffer).copyMemory(from: base + transfer.requestOffset, byteCount: amount)
+                }
             }
             transfer.requestOffset += amount
         }
@@ -142,6 +153,9 @@ public final class HTTPConnection: @unchecked Sendable {
         defer { curl_slist_free_all(list) }
         kube9_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
         let code = curl_easy_perform(handle)
+        if context.tooLarge {
+            throw ClientError("\(method) \(url): the reply is larger than \(context.maximumBodyBytes) bytes")
+        }
         if code != CURLE_OK && !(code == CURLE_WRITE_ERROR && context.stopped) {
             throw ClientError("\(method) \(url): \(String(cString: curl_easy_strerror(code)))")
         }
@@ -161,6 +175,7 @@ public final class HTTPConnection: @unchecked Sendable {
     public func request(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
                         accept: String = "application/json", extraHeaders: [String] = []) throws -> HTTPReply {
         let context = TransferContext()
+        context.maximumBodyBytes = maximumReplyBytes
         var headers = ["Accept: \(accept)"] + extraHeaders
         if body != nil { headers.append("Content-Type: \(contentType)") }
         let (status, replyHeaders) = try perform(method: method, path: path, body: body, headers: headers, timeout: timeoutSeconds, context: context)
@@ -184,10 +199,11 @@ public final class HTTPConnection: @unchecked Sendable {
     /// on an error status, nothing more: the error body was delivered through `onChunk` too.
     @discardableResult
     public func streamChunks(_ method: String = "GET", _ path: String, body: [UInt8]? = nil, accept: String = "*/*",
-                             timeoutSeconds: Int = 0, onChunk: @escaping (UnsafeRawBufferPointer) -> Bool) throws -> Int {
+                             timeoutSeconds: Int = 0, extraHeaders: [String] = [],
+                             onChunk: @escaping (UnsafeRawBufferPointer) -> Bool) throws -> Int {
         let context = TransferContext()
         context.onChunk = onChunk
-        var headers = ["Accept: \(accept)"]
+        var headers = ["Accept: \(accept)"] + extraHeaders
         if body != nil { headers.append("Content-Type: application/json") }
         let (status, _) = try perform(method: method, path: path, body: body, headers: headers, timeout: timeoutSeconds, context: context)
         return status

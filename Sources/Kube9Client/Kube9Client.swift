@@ -27,10 +27,19 @@ public final class Kube9Client: Sendable {
         throw ClientError("kubeconfig \(kubeconfigPath) names no server")
     }
 
+    /// Idle connections kept for reuse; more are closed when they come back.
+    public static let maximumIdle = 16
+
     /// Runs `body` with a pooled connection on the calling thread (blocking).
     public func withConnection<T>(_ body: (HTTPConnection) throws -> T) throws -> T {
         let connection = try idle.withLock { $0.popLast() } ?? HTTPConnection(baseURL: baseURL)
-        defer { idle.withLock { $0.append(connection) } }
+        defer {
+            let extra: HTTPConnection? = idle.withLock { pool in
+                if pool.count < Self.maximumIdle { pool.append(connection); return nil }
+                return connection
+            }
+            _ = extra  // released here, outside the lock
+        }
         return try body(connection)
     }
 

@@ -140,7 +140,7 @@ public final class NodeLifecycleController: Sendable {
     }
 
     /// Deletes every pod bound to `node`; bare pods come back unbound for the scheduler.
-    func evictPods(from node: String) async {
+    public func evictPods(from node: String) async {
         let pods = client.list(Self.pods, namespace: nil).filter { $0[path: ["spec", "nodeName"]]?.stringValue == node }
         for pod in pods {
             let name = ObjectMeta.name(of: pod)

@@ -40,6 +40,13 @@ public final class LuaState {
     private var nextFunctionID: Int64 = 1
     /// The deepest table nesting converted between Lua and Swift.
     public static let maximumDepth = 64
+    /// The most values one conversion from Lua to Swift may produce (a table of a million
+    /// entries is refused rather than converted: conversion runs outside the call's budget).
+    public static let maximumConvertedValues = 1_000_000
+    /// Limits of the host's own calls (the PDK prelude, helper lookups): generous, but never none.
+    public static let hostCallLimits = LuaCallLimits(instructions: 50_000_000, timeoutSeconds: 10)
+    /// Values converted so far by the conversion in progress.
+    private var convertedValues = 0
 
     private static let dispatchInstalled: Bool = {
         kube9_lua_set_dispatch { state, context, functionID in
@@ -101,6 +108,7 @@ public final class LuaState {
         if status != LUA_OK { throw popError(kind: status == LUA_ERRMEM ? .memory : .syntax) }
         try protectedCall(arguments: 0, results: LUA_MULTRET, limits: callLimits)
         var results: [LuaValue] = []
+        convertedValues = 0
         var index = top + 1
         while index <= lua_gettop(state) {
             results.append(try value(at: index))
@@ -125,6 +133,7 @@ public final class LuaState {
         let top = lua_gettop(state)
         defer { lua_settop(state, top) }
         pushField(reference, field)
+        convertedValues = 0
         return try value(at: -1)
     }
 
@@ -163,15 +172,17 @@ public final class LuaState {
         if lua_type(state, -1) != LUA_TFUNCTION {
             throw LuaError(kind: .value, message: "attempt to call a \(String(cString: lua_typename(state, lua_type(state, -1)))) value")
         }
-        guard lua_checkstack(state, Int32(arguments.count + references.count) + 8) != 0 else {
+        let argumentCount = arguments.count + references.count
+        guard argumentCount < 100_000, lua_checkstack(state, Int32(argumentCount) + 8) != 0 else {
             throw LuaError(kind: .value, message: "too many arguments")
         }
         for reference in references { kube9_lua_getref(state, reference.id) }
         for argument in arguments { try push(argument, depth: 0) }
-        try protectedCall(arguments: Int32(arguments.count + references.count), results: LUA_MULTRET, limits: callLimits)
+        try protectedCall(arguments: Int32(argumentCount), results: LUA_MULTRET, limits: callLimits)
         let count = lua_gettop(state) - top
         var results: [LuaValue] = []
         results.reserveCapacity(Int(count))
+        convertedValues = 0
         if count > 0 {
             for index in (top + 1)...(top + count) { results.append(try value(at: index)) }
         }
@@ -233,17 +244,30 @@ public final class LuaState {
 
     // MARK: Globals and Swift functions
 
-    /// Sets a global variable.
+    /// Sets a global variable (a raw write: a metatable a script put on `_G` is not run).
     public func setGlobal(_ name: String, _ value: LuaValue) throws(LuaError) {
+        let top = lua_gettop(state)
+        defer { lua_settop(state, top) }
+        pushGlobals()
+        _ = name.withCString { lua_pushstring(state, $0) }
         try push(value, depth: 0)
-        lua_setglobal(state, name)
+        lua_rawset(state, -3)
     }
 
-    /// Reads a global variable.
+    /// Reads a global variable (a raw read: a metatable a script put on `_G` is not run).
     public func global(_ name: String) throws(LuaError) -> LuaValue {
-        lua_getglobal(state, name)
-        defer { lua_settop(state, -2) }
+        let top = lua_gettop(state)
+        defer { lua_settop(state, top) }
+        pushGlobals()
+        _ = name.withCString { lua_pushstring(state, $0) }
+        lua_rawget(state, -2)
+        convertedValues = 0
         return try value(at: -1)
+    }
+
+    /// Pushes the globals table (from the registry, not through `_ENV`).
+    private func pushGlobals() {
+        lua_rawgeti(state, kube9_lua_registryindex(), lua_Integer(LUA_RIDX_GLOBALS))
     }
 
     /// A table of Swift functions and constant values to expose as one global library.
@@ -262,9 +286,11 @@ public final class LuaState {
     }
 
     /// Installs `library` as the global `name`; every table in it is read-only for scripts.
-    /// `prelude` (Lua source returning a table of extra members) runs with the library as its
-    /// first argument and may add Lua-written helpers before the tables are frozen.
-    public func install(_ library: Library, as name: String, prelude: String? = nil) throws(LuaError) {
+    /// `prelude` (Lua source) runs with the library as its first argument and may add
+    /// Lua-written helpers before the tables are frozen; what it returns comes back as
+    /// references (functions the host calls later: taken before any script can replace them).
+    @discardableResult
+    public func install(_ library: Library, as name: String, prelude: String? = nil) throws(LuaError) -> [LuaReference] {
         let top = lua_gettop(state)
         defer { lua_settop(state, top) }
         var tree = LibraryNode()
@@ -276,17 +302,24 @@ public final class LuaState {
         }
         for (path, value) in library.values { tree.insert(path, .value(value)) }
         try pushLibrary(tree)
+        var exported: [LuaReference] = []
         if let prelude {
             let raw = kube9_lua_ref(state)  // the mutable library table
             let status = prelude.withCString { pointer in kube9_lua_load_text(state, pointer, prelude.utf8.count, "=kube9/prelude.lua") }
             if status != LUA_OK { throw popError(kind: .syntax) }
             kube9_lua_getref(state, raw)
-            try protectedCall(arguments: 1, results: 0, limits: .unlimited)
+            let base = lua_gettop(state) - 2
+            try protectedCall(arguments: 1, results: LUA_MULTRET, limits: Self.hostCallLimits)
+            while lua_gettop(state) > base { exported.insert(LuaReference(id: kube9_lua_ref(state)), at: 0) }
             kube9_lua_getref(state, raw)
             kube9_lua_unref(state, raw)
         }
         freeze()
-        lua_setglobal(state, name)
+        pushGlobals()
+        _ = name.withCString { lua_pushstring(state, $0) }
+        lua_rotate(state, -3, -1)
+        lua_rawset(state, -3)
+        return exported
     }
 
     private indirect enum LibraryEntry {
@@ -347,6 +380,7 @@ public final class LuaState {
             return -1
         }
         let count = lua_gettop(state)
+        convertedValues = 0
         do {
             var arguments: [LuaValue] = []
             arguments.reserveCapacity(Int(count))
@@ -399,7 +433,14 @@ public final class LuaState {
         }
     }
 
+    /// Converts the value at `index`. Only raw accesses: no metamethod of the script's runs
+    /// here (conversion happens outside the call's budget, and inside Swift callbacks where a
+    /// Lua error must not be raised).
     private func value(at index: Int32, depth: Int = 0) throws(LuaError) -> LuaValue {
+        convertedValues += 1
+        guard convertedValues <= Self.maximumConvertedValues else {
+            throw LuaError(kind: .value, message: "the value has more than \(Self.maximumConvertedValues) elements")
+        }
         let absolute = lua_absindex(state, index)
         switch lua_type(state, absolute) {
         case LUA_TNIL, LUA_TNONE: return .nil
@@ -417,7 +458,8 @@ public final class LuaState {
             guard lua_checkstack(state, 4) != 0 else { throw LuaError(kind: .value, message: "Lua stack exhausted") }
             // A read-only proxy converts as the table behind it.
             if lua_getmetatable(state, absolute) != 0 {
-                _ = lua_getfield(state, -1, "__index")
+                _ = lua_pushstring(state, "__index")
+                lua_rawget(state, -2)
                 if lua_type(state, -1) == LUA_TTABLE, lua_rawlen(state, absolute) == 0 {
                     lua_pushnil(state)
                     let empty = lua_next(state, absolute) == 0
@@ -440,7 +482,7 @@ public final class LuaState {
                     integerKeys[Int64(kube9_lua_tointeger(state, -2))] = member
                 case LUA_TSTRING:
                     var length = 0
-                    let pointer = kube9_lua_tolstring(state, -2, &length)!
+                    guard let pointer = kube9_lua_tolstring(state, -2, &length) else { break }
                     stringKeys[String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)] = member
                 default:
                     lua_settop(state, -3)
@@ -449,7 +491,7 @@ public final class LuaState {
                 lua_settop(state, -2)
             }
             if stringKeys.isEmpty, !integerKeys.isEmpty, integerKeys.keys.min() == 1, integerKeys.keys.max() == Int64(integerKeys.count) {
-                return .array((1...Int64(integerKeys.count)).map { integerKeys[$0]! })
+                return .array((1...Int64(integerKeys.count)).map { integerKeys[$0] ?? .nil })
             }
             if stringKeys.isEmpty, integerKeys.isEmpty { return .map([:]) }
             for (key, member) in integerKeys { stringKeys[String(key)] = member }

@@ -79,6 +79,8 @@ public enum APIError: Error, Sendable, Equatable {
     case invalid(kind: String, group: String, name: String, causes: [FieldCause])
     /// 403: the request is refused (for example deleting a system namespace).
     case forbidden(resource: String, group: String, name: String, message: String)
+    /// 429: too many requests of this kind are in progress; retry later.
+    case tooManyRequests(String)
     /// 500: a fault inside the server; the message says where.
     case internalError(String)
     /// 503: the server is shutting down or not ready.
@@ -97,6 +99,7 @@ public enum APIError: Error, Sendable, Equatable {
         case .unsupportedMediaType: return 415
         case .invalid: return 422
         case .forbidden: return 403
+        case .tooManyRequests: return 429
         case .internalError: return 500
         case .unavailable: return 503
         }
@@ -116,6 +119,7 @@ public enum APIError: Error, Sendable, Equatable {
         case .unsupportedMediaType: return "UnsupportedMediaType"
         case .invalid: return "Invalid"
         case .forbidden: return "Forbidden"
+        case .tooManyRequests: return "TooManyRequests"
         case .internalError: return "InternalError"
         case .unavailable: return "ServiceUnavailable"
         }
@@ -146,6 +150,7 @@ public enum APIError: Error, Sendable, Equatable {
             return "\(qualifiedKind) \"\(name)\" is invalid: " + causes.map(\.summary).joined(separator: ", ")
         case .forbidden(let resource, let group, let name, let message):
             return "\(APIError.qualified(resource, group)) \"\(name)\" is forbidden: \(message)"
+        case .tooManyRequests(let message): return message
         case .internalError(let message): return "Internal error occurred: \(message)"
         case .unavailable(let message): return message
         }
@@ -157,12 +162,15 @@ public enum APIError: Error, Sendable, Equatable {
         switch self {
         case .notFound(let resource, let group, let name), .alreadyExists(let resource, let group, let name),
             .conflict(let resource, let group, let name, _), .forbidden(let resource, let group, let name, _):
-            var value: JSON = ["name": .string(name), "kind": .string(resource)]
+            // Kubernetes' field order (name, group, kind): clients compare these byte for byte.
+            var value: JSON = ["name": .string(name)]
             if !group.isEmpty { value["group"] = .string(group) }
+            value["kind"] = .string(resource)
             details = value
         case .invalid(let kind, let group, let name, let causes):
-            var value: JSON = ["name": .string(name), "kind": .string(kind)]
+            var value: JSON = ["name": .string(name)]
             if !group.isEmpty { value["group"] = .string(group) }
+            value["kind"] = .string(kind)
             value["causes"] = .array(causes.map { ["reason": .string($0.reason), "message": .string($0.message), "field": .string($0.field)] })
             details = value
         default:

@@ -406,8 +406,18 @@ extension JSON {
     /// The compact encoding as a String.
     public var text: String { String(decoding: serialized(), as: UTF8.self) }
 
-    /// Appends the compact UTF-8 encoding of this value to `output`.
-    public func write(to output: inout [UInt8]) {
+    /// The compact encoding with whole floats written as Python writes them (`1.0`, not Go's
+    /// `1`): for the Kube-9 v0 API, whose clients tell floats from integers.
+    public func serializedWithFloatPoints() -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        write(to: &output, floatPoints: true)
+        return output
+    }
+
+    /// Appends the compact UTF-8 encoding of this value to `output`. Whole floats are written
+    /// without a fraction (as Kubernetes' Go encoder does) unless `floatPoints`.
+    public func write(to output: inout [UInt8], floatPoints: Bool = false) {
         switch self {
         case .null: output.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(let value): output.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
@@ -415,6 +425,7 @@ extension JSON {
         case .double(let value):
             if value.rounded() == value, abs(value) < 1e15 {
                 output.append(contentsOf: String(Int64(value)).utf8)
+                if floatPoints { output.append(contentsOf: Array(".0".utf8)) }
             } else {
                 output.append(contentsOf: "\(value)".utf8)
             }
@@ -423,7 +434,7 @@ extension JSON {
             output.append(UInt8(ascii: "["))
             for (position, element) in elements.enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
-                element.write(to: &output)
+                element.write(to: &output, floatPoints: floatPoints)
             }
             output.append(UInt8(ascii: "]"))
         case .object(let members):
@@ -434,7 +445,7 @@ extension JSON {
                 first = false
                 JSON.writeString(key, to: &output)
                 output.append(UInt8(ascii: ":"))
-                value.write(to: &output)
+                value.write(to: &output, floatPoints: floatPoints)
             }
             output.append(UInt8(ascii: "}"))
         }
@@ -497,5 +508,74 @@ extension JSON {
         default:
             return self == other
         }
+    }
+}
+
+extension JSON {
+    /// The nesting depth: 0 for scalars, 1 for an array or object of scalars, and so on. Stops
+    /// counting past `limit` (returns `limit + 1`), so the walk is bounded by the limit.
+    public func depth(limit: Int = JSON.maximumDepth) -> Int {
+        func walk(_ value: JSON, _ level: Int) -> Int {
+            guard level <= limit else { return level }
+            switch value {
+            case .array(let elements):
+                var deepest = level + 1
+                for element in elements {
+                    deepest = max(deepest, walk(element, level + 1))
+                    if deepest > limit { return deepest }
+                }
+                return deepest
+            case .object(let members):
+                var deepest = level + 1
+                for (_, member) in members {
+                    deepest = max(deepest, walk(member, level + 1))
+                    if deepest > limit { return deepest }
+                }
+                return deepest
+            default:
+                return level
+            }
+        }
+        return walk(self, 0)
+    }
+
+    /// The length of `serialized()` in bytes, or nil as soon as it exceeds `limit` (the walk stops there).
+    public func serializedSize(limit: Int) -> Int? {
+        var total = 0
+        func add(_ count: Int) -> Bool {
+            total += count
+            return total <= limit
+        }
+        func stringSize(_ text: String) -> Int {
+            var size = 2
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: size += 2
+                case 0..<0x20: size += 6
+                default: size += 1
+                }
+            }
+            return size
+        }
+        func walk(_ value: JSON) -> Bool {
+            switch value {
+            case .null: return add(4)
+            case .bool(let flag): return add(flag ? 4 : 5)
+            case .int(let number): return add(String(number).utf8.count)
+            case .double: var bytes: [UInt8] = []; value.write(to: &bytes); return add(bytes.count)
+            case .string(let text): return add(stringSize(text))
+            case .array(let elements):
+                guard add(2 + max(0, elements.count - 1)) else { return false }
+                for element in elements where !walk(element) { return false }
+                return true
+            case .object(let members):
+                guard add(2 + max(0, members.count - 1)) else { return false }
+                for (key, member) in members {
+                    guard add(stringSize(key) + 1), walk(member) else { return false }
+                }
+                return true
+            }
+        }
+        return walk(self) ? total : nil
     }
 }

@@ -19,7 +19,7 @@ public enum NameRules {
     public static func dns1123LabelError(_ value: String) -> String? {
         let bytes = Array(value.utf8)
         if bytes.count > 63 { return "must be no more than 63 characters" }
-        let valid = !bytes.isEmpty && isLowerAlphanumeric(bytes.first!) && isLowerAlphanumeric(bytes.last!)
+        let valid = bytes.first.map(isLowerAlphanumeric) == true && bytes.last.map(isLowerAlphanumeric) == true
             && bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }
         if !valid {
             return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
@@ -31,7 +31,7 @@ public enum NameRules {
     public static func dns1123SubdomainError(_ value: String) -> String? {
         let bytes = Array(value.utf8)
         if bytes.count > 253 { return "must be no more than 253 characters" }
-        let valid = !bytes.isEmpty && isLowerAlphanumeric(bytes.first!) && isLowerAlphanumeric(bytes.last!)
+        let valid = bytes.first.map(isLowerAlphanumeric) == true && bytes.last.map(isLowerAlphanumeric) == true
             && bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
             && !value.contains("..") && !value.contains(".-") && !value.contains("-.")
         if !valid {
@@ -45,7 +45,7 @@ public enum NameRules {
         let bytes = Array(value.utf8)
         if bytes.isEmpty { return "name part must be non-empty" }
         if bytes.count > 63 { return "name part must be no more than 63 characters" }
-        let valid = isAlphanumeric(bytes.first!) && isAlphanumeric(bytes.last!)
+        let valid = bytes.first.map(isAlphanumeric) == true && bytes.last.map(isAlphanumeric) == true
             && bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
         if !valid {
             return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
@@ -82,7 +82,7 @@ public enum NameRules {
     /// Five random characters from Kubernetes' generateName alphabet (no vowels, no confusable digits).
     public static func randomSuffix(length: Int = 5) -> String {
         var generator = SystemRandomNumberGenerator()
-        return String((0..<length).map { _ in randomAlphabet.randomElement(using: &generator)! })
+        return String((0..<length).map { _ in randomAlphabet[Int(generator.next() % UInt64(randomAlphabet.count))] })
     }
 
     /// A random RFC 4122 version 4 UUID in lowercase.

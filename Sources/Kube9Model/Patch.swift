@@ -42,24 +42,52 @@ public enum Patcher {
     public static func mergePatch(_ target: JSON, _ patch: JSON) -> JSON {
         guard case .object(let patchMembers) = patch else { return patch }
         var result: OrderedDictionary<String, JSON> = target.objectValue ?? [:]
+        // Removals are collected and done in one pass: one removal shifts the whole dictionary.
+        var removals = Set<String>()
         for (key, value) in patchMembers {
             if value.isNull {
-                result.removeValue(forKey: key)
+                if result[key] != nil { removals.insert(key) }
             } else {
                 result[key] = mergePatch(result[key] ?? .null, value)
             }
         }
+        if !removals.isEmpty { result.removeAll { removals.contains($0.key) } }
         return .object(result)
     }
 
     // MARK: JSON patch (RFC 6902)
+
+    /// The most operations one JSON patch may carry (Kubernetes' own limit).
+    public static let maximumJSONPatchOperations = 10_000
+    /// The most bytes a JSON patch may add to a document, counted as it is applied (copies
+    /// included, removals not subtracted): a patch cannot make memory grow without bound.
+    public static let maximumJSONPatchGrowth = 8 * 1024 * 1024
+    /// The most element moves (inserting into or removing from the middle of a list or an
+    /// ordered object shifts what follows) one JSON patch may cost.
+    public static let maximumJSONPatchWork = 50_000_000
 
     /// Applies an RFC 6902 operation list.
     public static func jsonPatch(_ target: JSON, _ patch: JSON) throws(APIError) -> JSON {
         guard let operations = patch.arrayValue else {
             throw APIError.badRequest("json patch must be an array of operations, got \(patch.typeName)")
         }
+        guard operations.count <= maximumJSONPatchOperations else {
+            throw APIError.invalid(kind: "", group: "", name: "", causes: [
+                FieldCause(reason: "FieldValueTooMany", field: "", message: "Too many: \(operations.count): must have at most \(maximumJSONPatchOperations) items (json patch operations)")
+            ])
+        }
         var document = target
+        var growth = 0
+        var work = 0
+        func grow(by value: JSON, path: String) throws(APIError) {
+            let room = maximumJSONPatchGrowth - growth
+            guard let size = value.serializedSize(limit: room) else {
+                throw APIError.invalid(kind: "", group: "", name: "", causes: [
+                    FieldCause(reason: "FieldValueTooLong", field: path, message: "Too long: json patch operations may add at most \(maximumJSONPatchGrowth) bytes")
+                ])
+            }
+            growth += size
+        }
         for (index, operation) in operations.enumerated() {
             guard let op = operation["op"]?.stringValue else {
                 throw APIError.badRequest("json patch operation \(index) has no \"op\"")
@@ -68,28 +96,39 @@ public enum Patcher {
                 throw APIError.badRequest("json patch operation \(index) (\(op)) has no \"path\"")
             }
             let pointer = try parsePointer(path)
+            if work > maximumJSONPatchWork {
+                throw APIError.invalid(kind: "", group: "", name: "", causes: [
+                    FieldCause(reason: "FieldValueInvalid", field: path, message: "json patch is too expensive to apply (more than \(maximumJSONPatchWork) element moves)")
+                ])
+            }
             switch op {
             case "add":
                 guard let value = operation["value"] else { throw APIError.badRequest("json patch add at \(path) has no value") }
-                document = try insert(value, at: pointer, in: document, replacing: false, path: path)
+                try grow(by: value, path: path)
+                try insert(value, at: pointer[...], in: &document, replacing: false, path: path, work: &work)
             case "replace":
                 guard let value = operation["value"] else { throw APIError.badRequest("json patch replace at \(path) has no value") }
                 _ = try read(pointer, in: document, path: path)
-                document = try insert(value, at: pointer, in: document, replacing: true, path: path)
+                try grow(by: value, path: path)
+                try insert(value, at: pointer[...], in: &document, replacing: true, path: path, work: &work)
             case "remove":
-                document = try remove(pointer, in: document, path: path).document
+                _ = try remove(pointer[...], in: &document, path: path, work: &work)
             case "move", "copy":
                 guard let from = operation["from"]?.stringValue else { throw APIError.badRequest("json patch \(op) to \(path) has no \"from\"") }
                 let fromPointer = try parsePointer(from)
                 let value: JSON
                 if op == "move" {
-                    let removed = try remove(fromPointer, in: document, path: from)
-                    document = removed.document
-                    value = removed.value
+                    if pointer.count > fromPointer.count, Array(pointer.prefix(fromPointer.count)) == fromPointer {
+                        throw APIError.invalid(kind: "", group: "", name: "", causes: [
+                            FieldCause(reason: "FieldValueInvalid", field: path, message: "json patch: a value cannot be moved into one of its children")
+                        ])
+                    }
+                    value = try remove(fromPointer[...], in: &document, path: from, work: &work)
                 } else {
                     value = try read(fromPointer, in: document, path: from)
+                    try grow(by: value, path: path)
                 }
-                document = try insert(value, at: pointer, in: document, replacing: false, path: path)
+                try insert(value, at: pointer[...], in: &document, replacing: false, path: path, work: &work)
             case "test":
                 let expected = operation["value"] ?? .null
                 let actual = try read(pointer, in: document, path: path)
@@ -113,6 +152,13 @@ public enum Patcher {
         }
     }
 
+    /// An array index token: decimal digits only, no sign, no leading zeros (RFC 6901).
+    static func arrayIndex(_ token: String) -> Int? {
+        guard !token.isEmpty, token.utf8.count <= 18, token.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        if token.utf8.count > 1, token.utf8.first == UInt8(ascii: "0") { return nil }
+        return Int(token)
+    }
+
     static func read(_ pointer: [String], in document: JSON, path: String) throws(APIError) -> JSON {
         var current = document
         for token in pointer {
@@ -121,7 +167,7 @@ public enum Patcher {
                 guard let next = members[token] else { throw missing(path) }
                 current = next
             case .array(let elements):
-                guard let index = Int(token), elements.indices.contains(index) else { throw missing(path) }
+                guard let index = arrayIndex(token), elements.indices.contains(index) else { throw missing(path) }
                 current = elements[index]
             default:
                 throw missing(path)
@@ -136,65 +182,91 @@ public enum Patcher {
         ])
     }
 
-    static func insert(_ value: JSON, at pointer: [String], in document: JSON, replacing: Bool, path: String) throws(APIError) -> JSON {
-        guard let token = pointer.first else { return value }
-        let rest = Array(pointer.dropFirst())
+    /// Inserts (or replaces) in place: each level's storage is taken out of `document` before
+    /// it changes, so nothing is copied on the way down.
+    static func insert(_ value: JSON, at pointer: ArraySlice<String>, in document: inout JSON, replacing: Bool, path: String, work: inout Int) throws(APIError) {
+        guard let token = pointer.first else {
+            document = value
+            return
+        }
+        let rest = pointer.dropFirst()
         switch document {
         case .object(var members):
+            document = .null
             if rest.isEmpty {
                 members[token] = value
             } else {
-                guard let child = members[token] else { throw missing(path) }
-                members[token] = try insert(value, at: rest, in: child, replacing: replacing, path: path)
+                guard var child = members[token] else { throw missing(path) }
+                members[token] = .null
+                try insert(value, at: rest, in: &child, replacing: replacing, path: path, work: &work)
+                members[token] = child
             }
-            return .object(members)
+            document = .object(members)
         case .array(var elements):
+            document = .null
             if rest.isEmpty {
                 if token == "-", !replacing {
                     elements.append(value)
-                } else if let index = Int(token), index >= 0 {
+                } else if let index = arrayIndex(token) {
                     if replacing {
                         guard elements.indices.contains(index) else { throw missing(path) }
                         elements[index] = value
                     } else {
                         guard index <= elements.count else { throw missing(path) }
+                        work += elements.count - index
                         elements.insert(value, at: index)
                     }
                 } else {
                     throw missing(path)
                 }
             } else {
-                guard let index = Int(token), elements.indices.contains(index) else { throw missing(path) }
-                elements[index] = try insert(value, at: rest, in: elements[index], replacing: replacing, path: path)
+                guard let index = arrayIndex(token), elements.indices.contains(index) else { throw missing(path) }
+                var child = elements[index]
+                elements[index] = .null
+                try insert(value, at: rest, in: &child, replacing: replacing, path: path, work: &work)
+                elements[index] = child
             }
-            return .array(elements)
+            document = .array(elements)
         default:
             throw missing(path)
         }
     }
 
-    static func remove(_ pointer: [String], in document: JSON, path: String) throws(APIError) -> (document: JSON, value: JSON) {
+    /// Removes in place and returns the removed value.
+    static func remove(_ pointer: ArraySlice<String>, in document: inout JSON, path: String, work: inout Int) throws(APIError) -> JSON {
         guard let token = pointer.first else { throw APIError.badRequest("json patch cannot remove the whole document") }
-        let rest = Array(pointer.dropFirst())
+        let rest = pointer.dropFirst()
         switch document {
         case .object(var members):
-            guard let child = members[token] else { throw missing(path) }
+            guard var child = members[token] else { throw missing(path) }
+            document = .null
+            let removed: JSON
             if rest.isEmpty {
+                work += members.count
                 members.removeValue(forKey: token)
-                return (.object(members), child)
+                removed = child
+            } else {
+                members[token] = .null
+                removed = try remove(rest, in: &child, path: path, work: &work)
+                members[token] = child
             }
-            let result = try remove(rest, in: child, path: path)
-            members[token] = result.document
-            return (.object(members), result.value)
+            document = .object(members)
+            return removed
         case .array(var elements):
-            guard let index = Int(token), elements.indices.contains(index) else { throw missing(path) }
+            guard let index = arrayIndex(token), elements.indices.contains(index) else { throw missing(path) }
+            document = .null
+            let removed: JSON
             if rest.isEmpty {
-                let value = elements.remove(at: index)
-                return (.array(elements), value)
+                work += elements.count - index
+                removed = elements.remove(at: index)
+            } else {
+                var child = elements[index]
+                elements[index] = .null
+                removed = try remove(rest, in: &child, path: path, work: &work)
+                elements[index] = child
             }
-            let result = try remove(rest, in: elements[index], path: path)
-            elements[index] = result.document
-            return (.array(elements), result.value)
+            document = .array(elements)
+            return removed
         default:
             throw missing(path)
         }
@@ -224,6 +296,7 @@ public enum Patcher {
             }
         }
         var result: OrderedDictionary<String, JSON> = target.objectValue ?? [:]
+        var removals = Set<String>()
         var elementOrders: [String: [JSON]] = [:]
         var retainKeys: [String]? = nil
         for (key, value) in patchMembers {
@@ -242,14 +315,15 @@ public enum Patcher {
                 let field = String(key.dropFirst("$deleteFromPrimitiveList/".count))
                 guard let list = value.arrayValue else { throw APIError.badRequest("\(key) at \(path) must be a list") }
                 if let existing = result[field]?.arrayValue {
-                    result[field] = .array(existing.filter { !list.contains($0) })
+                    let unwanted = Set(list)
+                    result[field] = .array(existing.filter { !unwanted.contains($0) })
                 }
                 continue
             }
             if key.hasPrefix("$") { throw APIError.badRequest("unknown strategic merge directive \"\(key)\" at \(path.isEmpty ? "<root>" : path)") }
             let childPath = path.isEmpty ? key : "\(path).\(key)"
             if value.isNull {
-                result.removeValue(forKey: key)
+                removals.insert(key)
                 continue
             }
             switch value {
@@ -257,7 +331,7 @@ public enum Patcher {
                 if let merged = try strategicMergeObject(result[key] ?? .null, value, path: childPath, mergeKeys: mergeKeys) {
                     result[key] = merged
                 } else {
-                    result.removeValue(forKey: key)
+                    removals.insert(key)
                 }
             case .array(let patchList):
                 result[key] = .array(try strategicMergeList(result[key]?.arrayValue ?? [], patchList, path: childPath, mergeKeys: mergeKeys))
@@ -265,6 +339,7 @@ public enum Patcher {
                 result[key] = value
             }
         }
+        if !removals.isEmpty { result.removeAll { removals.contains($0.key) } }
         for (field, order) in elementOrders {
             guard let list = result[field]?.arrayValue else { continue }
             let childPath = path.isEmpty ? field : "\(path).\(field)"
@@ -272,7 +347,7 @@ public enum Patcher {
         }
         if let retainKeys {
             let keep = Set(retainKeys)
-            for key in Array(result.keys) where !keep.contains(key) { result.removeValue(forKey: key) }
+            result.removeAll { !keep.contains($0.key) }
         }
         return .object(result)
     }
@@ -283,7 +358,12 @@ public enum Patcher {
             if patch.contains(where: { $0["$patch"]?.stringValue == "replace" }) {
                 return patch.filter { $0["$patch"] == nil }
             }
-            var result = target
+            // Elements by their key, so each patch element finds its match in constant time.
+            var result: [JSON?] = target
+            var positions: [JSON: [Int]] = [:]
+            for (index, element) in target.enumerated() {
+                if let key = element[mergeKey] { positions[key, default: []].append(index) }
+            }
             for element in patch {
                 guard case .object = element else {
                     throw APIError.badRequest("list \(path) merges by \(mergeKey): every element must be an object")
@@ -292,30 +372,34 @@ public enum Patcher {
                 guard let keyValue = element[mergeKey] else {
                     throw APIError.badRequest("list \(path) merges by \(mergeKey): element has no \(mergeKey)")
                 }
-                let existing = result.firstIndex { $0[mergeKey] == keyValue }
                 if directive == "delete" {
-                    result.removeAll { $0[mergeKey] == keyValue }
+                    for index in positions[keyValue] ?? [] { result[index] = nil }
+                    positions[keyValue] = nil
                     continue
                 }
-                if let existing {
-                    if let merged = try strategicMergeObject(result[existing], element, path: path, mergeKeys: mergeKeys) {
+                if let existing = positions[keyValue]?.first, let current = result[existing] {
+                    if let merged = try strategicMergeObject(current, element, path: path, mergeKeys: mergeKeys) {
                         result[existing] = merged
                     } else {
-                        result.remove(at: existing)
+                        result[existing] = nil
+                        positions[keyValue]?.removeFirst()
+                        if positions[keyValue]?.isEmpty == true { positions[keyValue] = nil }
                     }
                 } else if let created = try strategicMergeObject(.emptyObject, element, path: path, mergeKeys: mergeKeys) {
+                    positions[keyValue, default: []].append(result.count)
                     result.append(created)
                 }
             }
-            return result
+            return result.compactMap { $0 }
         }
         if mergeKeys.scalarSets.contains(path) {
             var result = target
+            var present = Set(target)
             for element in patch {
                 if case .object(let members) = element, members["$patch"]?.stringValue == "replace" {
                     return patch.filter { $0["$patch"] == nil }
                 }
-                if !result.contains(element) { result.append(element) }
+                if present.insert(element).inserted { result.append(element) }
             }
             return result
         }
@@ -325,15 +409,21 @@ public enum Patcher {
 
     static func reorder(_ list: [JSON], by order: [JSON], mergeKey: String?) -> [JSON] {
         func identity(_ element: JSON) -> JSON { mergeKey.flatMap { element[$0] } ?? element }
-        let orderIdentities = order.map { element in mergeKey.flatMap { key in element[key] } ?? element }
+        var remaining: [JSON?] = list
+        var positions: [JSON: [Int]] = [:]
+        for (index, element) in list.enumerated() { positions[identity(element), default: []].append(index) }
         var ordered: [JSON] = []
-        var remaining = list
-        for wanted in orderIdentities {
-            if let index = remaining.firstIndex(where: { identity($0) == wanted }) {
-                ordered.append(remaining.remove(at: index))
+        for wanted in order {
+            let key = mergeKey.flatMap { wanted[$0] } ?? wanted
+            guard var indices = positions[key], let index = indices.first else { continue }
+            indices.removeFirst()
+            positions[key] = indices.isEmpty ? nil : indices
+            if let element = remaining[index] {
+                ordered.append(element)
+                remaining[index] = nil
             }
         }
-        return ordered + remaining
+        return ordered + remaining.compactMap { $0 }
     }
 }
 

@@ -70,6 +70,8 @@ public protocol ResourceStrategy: Sendable {
     func prepareForCreate(_ object: inout JSON)
     /// Applies update rules to a new version of an existing object (for example, keep the old status).
     func prepareForUpdate(_ object: inout JSON, old: JSON)
+    /// Applies rules to a status write (the object with its new status), e.g. filling fields clients require.
+    func prepareForStatusUpdate(_ object: inout JSON, old: JSON)
     /// Validates a complete object; returns one cause per problem.
     func validate(_ object: JSON) -> [FieldCause]
     /// Validates a change; by default the new object is validated on its own.
@@ -90,6 +92,7 @@ extension ResourceStrategy {
     public func prepareForUpdate(_ object: inout JSON, old: JSON) {
         if hasStatusSubresource { object["status"] = old["status"] }
     }
+    public func prepareForStatusUpdate(_ object: inout JSON, old: JSON) {}
     public func validateUpdate(_ object: JSON, old: JSON) -> [FieldCause] { validate(object) }
     public var mergeKeys: MergeKeys { .metadata }
     public func specChanged(_ object: JSON, old: JSON) -> Bool { object["spec"] != old["spec"] }

@@ -1,5 +1,6 @@
 import Dispatch
 import Kube9Lua
+import Kube9Threads
 import Logging
 import Synchronization
 
@@ -9,16 +10,17 @@ final class PolicyInstance: @unchecked Sendable {
     // when that call ends, so the non-Sendable LuaState is never used by two threads at once.
     let state: LuaState
     let module: LuaReference
+    /// The PDK's own functions, taken before the policy's code ran.
+    let internals: PDK.Internals
     var hooks: [String: LuaReference] = [:]
     /// Which mirror this state holds node views of, and up to which change.
     var mirror: Int?
     var mirrorSequence = -1
-    var cycle: LuaReference?
-    var apply: LuaReference?
 
-    init(state: LuaState, module: LuaReference) {
+    init(state: LuaState, module: LuaReference, internals: PDK.Internals) {
         self.state = state
         self.module = module
+        self.internals = internals
     }
 
     func hook(_ name: String) -> LuaReference {
@@ -62,6 +64,8 @@ public final class LoadedPolicy: Sendable {
     /// Hooks the module defines.
     public let hooks: Set<String>
     let logger: Logger
+    /// Where the policy's `print` goes.
+    let printTarget: PDK.PrintTarget
     private let pool: Mutex<[PolicyInstance]>
     private let statistics = Mutex(PolicyStats())
     /// The most idle states kept per policy.
@@ -69,25 +73,43 @@ public final class LoadedPolicy: Sendable {
 
     /// Loads the source into a fresh state and checks the module contract. Throws
     /// `PolicyError` (.load with file:line, or .contract) and leaves nothing installed.
-    public init(_ source: PolicySource, logger: Logger) throws(PolicyError) {
+    /// Blocking: async callers use `LoadedPolicy.load`, which runs it on the Lua executor.
+    public init(_ source: PolicySource, logger: Logger, printTarget: PDK.PrintTarget = .log) throws(PolicyError) {
         self.source = source
         self.logger = logger
-        let (instance, name, hooks) = try Self.instantiate(source, logger: logger)
+        self.printTarget = printTarget
+        let (instance, name, hooks) = try Self.instantiate(source, logger: logger, printTarget: printTarget)
         self.declaredName = name
         self.hooks = hooks
         self.pool = Mutex([instance])
     }
 
-    static func instantiate(_ source: PolicySource, logger: Logger) throws(PolicyError) -> (PolicyInstance, String, Set<String>) {
+    /// Loads on the Lua executor (see `init`).
+    public static func load(_ source: PolicySource, logger: Logger) async throws(PolicyError) -> LoadedPolicy {
+        try await LuaExecutor.shared.run { () throws(PolicyError) -> LoadedPolicy in try LoadedPolicy(source, logger: logger) }
+    }
+
+    deinit {
+        // lua_close of every pooled state runs on the Lua executor, not on whichever thread
+        // dropped the last reference (an async request, perhaps).
+        let states: [AnyObject] = pool.withLock { idle in
+            defer { idle.removeAll() }
+            return idle
+        }
+        if !states.isEmpty { LuaExecutor.shared.dispose(states) }
+    }
+
+    static func instantiate(_ source: PolicySource, logger: Logger, printTarget: PDK.PrintTarget) throws(PolicyError) -> (PolicyInstance, String, Set<String>) {
         let fail = { (message: String, location: String?) in
             PolicyError(kind: .contract, slot: source.slot, name: source.name, message: message, location: location)
         }
         let state: LuaState
         let module: LuaReference
+        let internals: PDK.Internals
         do {
             state = try LuaState(memoryLimit: source.budget.memoryBytes)
-            try PDK.install(into: state, policy: "\(source.slot.rawValue)/\(source.name)", logger: logger)
-            module = try state.evaluate(source.source, chunkName: source.chunkName, limits: source.budget.callLimits)
+            internals = try PDK.install(into: state, policy: "\(source.slot.rawValue)/\(source.name)", logger: logger, printTarget: printTarget)
+            module = try state.evaluate(source.source, chunkName: source.chunkName, limits: source.budget.loadLimits)
         } catch {
             throw PolicyError.from(error, slot: source.slot, name: source.name, loading: true)
         }
@@ -114,7 +136,7 @@ public final class LoadedPolicy: Sendable {
         if !anyOf.isEmpty, hooks.isDisjoint(with: anyOf) {
             throw fail("a \(source.slot.rawValue) policy must define at least one of the hooks " + anyOf.map { "`\($0)`" }.joined(separator: ", "), source.chunkName)
         }
-        return (PolicyInstance(state: state, module: module), name, hooks)
+        return (PolicyInstance(state: state, module: module, internals: internals), name, hooks)
     }
 
     /// Runs a whole scheduling cycle for `pod` over the nodes in `mirror`, in one call into Lua:
@@ -129,20 +151,17 @@ public final class LoadedPolicy: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             let state = instance.state
-            if instance.cycle == nil {
-                // kube9 is a read-only proxy: read through it with Lua, not a raw get.
-                instance.cycle = try state.evaluate("return kube9._cycle", chunkName: "kube9/cycle.lua", limits: .unlimited)
-                instance.apply = try state.evaluate("return kube9._mirror_apply", chunkName: "kube9/cycle.lua", limits: .unlimited)
-            }
             let id = mirror.id
             let delta = mirror.delta(since: instance.mirror == id ? instance.mirrorSequence : -1)
             if delta.reset || !delta.changes.isEmpty {
                 let changes: [LuaValue] = delta.changes.map { name, view in .map(view.map { ["name": .string(name), "view": $0] } ?? ["name": .string(name)]) }
-                _ = try state.call(instance.apply!, [.bool(delta.reset), .array(changes)], limits: .unlimited)
+                // The host's own call has a budget too: proportional to the work (a sort of the names).
+                let limits = LuaCallLimits(instructions: 1_000_000 + 400 * Int64(changes.count), timeoutSeconds: 5)
+                _ = try state.call(instance.internals.mirrorApply, [.bool(delta.reset), .array(changes)], limits: limits)
             }
             instance.mirror = id
             instance.mirrorSequence = delta.sequence
-            let results = try state.call(instance.cycle!, references: [instance.module], [pod, .bool(wantScores)],
+            let results = try state.call(instance.internals.cycle, references: [instance.module], [pod, .bool(wantScores)],
                                          limits: source.budget.callLimits)
             record(since: start)
             var reasons: [String: String] = [:]
@@ -175,7 +194,7 @@ public final class LoadedPolicy: Sendable {
     func takeInstance() throws(PolicyError) -> PolicyInstance {
         if let pooled = pool.withLock({ $0.popLast() }) { return pooled }
         do {
-            return try Self.instantiate(source, logger: logger).0
+            return try Self.instantiate(source, logger: logger, printTarget: printTarget).0
         } catch {
             statistics.withLock { $0.errors += 1 }
             throw error
@@ -206,4 +225,16 @@ public final class LoadedPolicy: Sendable {
 
     /// Calls and statistics so far.
     public var stats: PolicyStats { statistics.withLock { $0 } }
+
+    /// `schedule` on the Lua executor, for async callers.
+    public func schedule(pod: LuaValue, mirror: NodeMirror, wantScores: Bool = false) async throws(PolicyError) -> SchedulingDecision {
+        try await LuaExecutor.shared.run { () throws(PolicyError) -> SchedulingDecision in
+            try self.schedule(pod: pod, mirror: mirror, wantScores: wantScores)
+        }
+    }
+
+    /// `call` on the Lua executor, for async callers.
+    public func call(_ hook: String, _ arguments: [LuaValue]) async throws(PolicyError) -> [LuaValue] {
+        try await LuaExecutor.shared.run { () throws(PolicyError) -> [LuaValue] in try self.call(hook, arguments) }
+    }
 }

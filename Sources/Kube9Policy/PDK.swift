@@ -32,7 +32,7 @@ extension LuaValue {
         case .array(let elements): return .array(elements.map(\.json))
         case .map(let members):
             var object = JSON.emptyObject
-            for key in members.keys.sorted() { object[key] = members[key]!.json }
+            for (key, member) in members.sorted(by: { $0.key < $1.key }) { object[key] = member.json }
             return object
         }
     }
@@ -51,12 +51,37 @@ public enum PDK {
     /// The api level policies declare with `api = 1`.
     public static let apiLevel: Int64 = 1
 
+    /// The host's own Lua functions in a state, taken when the PDK is installed (before any
+    /// policy code runs, so a policy that overwrites globals cannot change what they are).
+    public struct Internals {
+        /// `cycle(policy, pod, want_scores)`: one scheduling cycle over the mirrored nodes.
+        public let cycle: LuaReference
+        /// `mirror_apply(reset, changes)`: applies node view changes to the state's mirror.
+        public let mirrorApply: LuaReference
+    }
+
+    /// Where `print` goes: the server log (tagged with the policy, at info) or a console.
+    public enum PrintTarget: Sendable {
+        case log
+        case console(@Sendable (String) -> Void)
+    }
+
     /// Installs `kube9` into a state, logging through `logger` tagged with `policy`.
     /// `extend` may add members (the REPL adds `kube9.get`, `kube9.list` and `kube9.view`).
-    public static func install(into state: LuaState, policy: String, logger: Logger,
-                               extend: ((inout LuaState.Library) -> Void)? = nil) throws(LuaError) {
+    /// `print` writes its arguments, tab-separated as in Lua, to `printTarget`.
+    @discardableResult
+    public static func install(into state: LuaState, policy: String, logger: Logger, printTarget: PrintTarget = .log,
+                               extend: ((inout LuaState.Library) -> Void)? = nil) throws(LuaError) -> Internals {
         var library = LuaState.Library()
         extend?(&library)
+        library.function("_print") { arguments throws(LuaError) in
+            let line = arguments.first?.stringValue ?? ""
+            switch printTarget {
+            case .log: logger.info("\(line)", metadata: ["policy": "\(policy)", "source": "print"])
+            case .console(let write): write(line)
+            }
+            return []
+        }
         library.value("api", .integer(apiLevel))
         for level in ["debug", "info", "warn", "error"] {
             library.function("log.\(level)") { arguments throws(LuaError) in
@@ -100,15 +125,29 @@ public enum PDK {
         library.value("status.UNSCHEDULABLE", "Unschedulable")
         library.value("status.UNSCHEDULABLE_AND_UNRESOLVABLE", "UnschedulableAndUnresolvable")
         library.value("status.ERROR", "Error")
-        try state.install(library, as: "kube9", prelude: prelude)
-        // print() goes to the log as well.
-        _ = try state.run("print = function(...) local parts = {} for i = 1, select('#', ...) do parts[i] = tostring(select(i, ...)) end kube9.log.info(table.concat(parts, ' ')) end",
-                          chunkName: "kube9/print.lua", limits: .unlimited)
+        let exported = try state.install(library, as: "kube9", prelude: prelude)
+        guard exported.count == 2 else { throw LuaError(kind: .value, message: "kube9 prelude returned \(exported.count) functions, expected 2") }
+        return Internals(cycle: exported[0], mirrorApply: exported[1])
     }
 
     /// Lua-written helpers added to `kube9` before it is frozen.
+    /// It reads globals only here, at load time, before any policy code runs: every function
+    /// it calls later is one of these locals, so a policy that overwrites `pairs`, `table.sort`
+    /// or `tostring` changes nothing the host runs. It returns the host's internal functions.
     static let prelude = #"""
     local kube9 = ...
+    local pairs, ipairs, type, error, tostring, tonumber, select = pairs, ipairs, type, error, tostring, tonumber, select
+    local sort, concat, tointeger = table.sort, table.concat, math.tointeger
+    local write = kube9._print
+    kube9._print = nil
+
+    -- print as in Lua (tostring of each argument, tab-separated), to the log or the console.
+    print = function(...)
+      local parts = {}
+      for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+      write(concat(parts, "	"))
+    end
+
     local scheduler = {}
 
     local function tolerates(tolerations, taint)
@@ -137,7 +176,7 @@ public enum PDK {
       elseif op == "Exists" then return actual ~= nil
       elseif op == "DoesNotExist" then return actual == nil
       elseif op == "Gt" or op == "Lt" then
-        local left, right = math.tointeger(tonumber(actual or "")), math.tointeger(tonumber(wanted[1] or ""))
+        local left, right = tointeger(tonumber(actual or "")), tointeger(tonumber(wanted[1] or ""))
         if left == nil or right == nil then return false end
         if op == "Gt" then return left > right end
         return left < right
@@ -206,7 +245,7 @@ public enum PDK {
     -- The scheduling cycle, run inside Lua with the node views mirrored into this state
     -- (see NodeMirror). Internal: policies have no reason to call these.
     local mirror, order = {}, {}
-    function kube9._mirror_apply(reset, changes)
+    local function mirror_apply(reset, changes)
       if reset then mirror = {} end
       local reorder = reset
       for i = 1, #changes do
@@ -217,7 +256,7 @@ public enum PDK {
       if reorder then
         order = {}
         for name in pairs(mirror) do order[#order + 1] = name end
-        table.sort(order)
+        sort(order)
       end
     end
 
@@ -230,7 +269,7 @@ public enum PDK {
 
     -- Returns chosen node (or nil), reasons (name -> why filtered), and scores when asked for
     -- or needed by normalize/select.
-    function kube9._cycle(policy, pod, want_scores)
+    local function cycle(policy, pod, want_scores)
       local filter, score, normalize, select = policy.filter, policy.score, policy.normalize, policy.select
       local keep = want_scores or normalize ~= nil or select ~= nil
       local reasons, scores, feasible = {}, keep and {} or nil, keep and {} or nil
@@ -268,5 +307,7 @@ public enum PDK {
       end
       return best, reasons, scores
     end
+
+    return cycle, mirror_apply
     """#
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kube9Lua
+import Kube9Threads
 import Logging
 import Synchronization
 
@@ -101,6 +102,36 @@ public final class PolicyHost: Sendable {
             _ = installed.withLock { $0.removeValue(forKey: key) }
             logger.info("policy removed", metadata: ["policy": "\(key)"])
         }
+    }
+
+    /// `check` on the Lua executor, for async callers.
+    public func check(_ source: PolicySource) async throws(PolicyError) {
+        _ = try await LoadedPolicy.load(source, logger: logger)
+    }
+
+    /// `install` on the Lua executor, for async callers.
+    @discardableResult
+    public func install(_ source: PolicySource) async throws(PolicyError) -> LoadedPolicy {
+        try await LuaExecutor.shared.run { () throws(PolicyError) -> LoadedPolicy in try self.install(source) }
+    }
+
+    /// `remove` on the Lua executor (it may load the built-in again), for async callers.
+    public func remove(slot: PolicySlot, name: String) async {
+        await LuaExecutor.shared.run { () -> Void in self.remove(slot: slot, name: name) }
+    }
+
+    /// `loadBuiltins` on the Lua executor, for async callers.
+    @discardableResult
+    public func loadBuiltins(from directory: String) async -> [PolicyError] {
+        await LuaExecutor.shared.run { () -> [PolicyError] in self.loadBuiltins(from: directory) }
+    }
+
+    /// `call` on the Lua executor, for async callers.
+    public func call(slot: PolicySlot, name: String, hook: String, _ arguments: [LuaValue]) async throws(PolicyError) -> [LuaValue] {
+        guard let policy = policy(slot: slot, name: name) else {
+            throw PolicyError(kind: .missing, slot: slot, name: name, message: "no \(slot.rawValue) policy named \(name) is installed")
+        }
+        return try await policy.call(hook, arguments)
     }
 
     /// The version of a policy new calls use, if one is installed.

@@ -1,4 +1,5 @@
 import Kube9Lua
+import Kube9Model
 
 /// Where a policy plugs in. Each slot names the hooks a module must (and may) define and what
 /// happens when a call fails.
@@ -90,6 +91,26 @@ public struct PolicyBudget: Sendable, Equatable, Codable {
 
     var callLimits: LuaCallLimits {
         LuaCallLimits(instructions: instructions, timeoutSeconds: Double(timeoutMilliseconds) / 1000)
+    }
+
+    /// The longest a policy's top-level chunk may run when it is loaded: a module definition
+    /// has no reason to take long, and loads run at admission, while a client waits.
+    public static let loadTimeoutMilliseconds: Int64 = 1000
+
+    /// Limits of the top-level chunk: the policy's budget, with the time capped at `loadTimeoutMilliseconds`.
+    var loadLimits: LuaCallLimits {
+        LuaCallLimits(instructions: instructions, timeoutSeconds: Double(min(timeoutMilliseconds, Self.loadTimeoutMilliseconds)) / 1000)
+    }
+
+    /// This budget with each field brought into `PolicyStrategy.budgetBounds`.
+    public var bounded: PolicyBudget {
+        func clamp(_ value: Int64, _ field: String) -> Int64 {
+            guard let bound = PolicyStrategy.budgetBounds.first(where: { $0.field == field }) else { return value }
+            return min(max(value, bound.minimum), bound.maximum)
+        }
+        return PolicyBudget(instructions: clamp(instructions, "instructions"),
+                            timeoutMilliseconds: clamp(timeoutMilliseconds, "timeoutMilliseconds"),
+                            memoryBytes: Int(clamp(Int64(memoryBytes), "memoryBytes")))
     }
 }
 

@@ -12,7 +12,7 @@ public struct SchedulingDecision: Sendable, Equatable {
     /// kube-scheduler's summary: "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {…}."
     public var summary: String {
         let total = scores.count + reasons.count
-        guard node == nil else { return "assigned to \(node!)" }
+        if let node { return "assigned to \(node)" }
         var counts: [String: Int] = [:]
         for reason in reasons.values { counts[reason, default: 0] += 1 }
         let parts = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value) \($0.key)" }

@@ -16,8 +16,9 @@ public enum SchedulerViews {
         }
         let containers = total("containers")
         let initContainers = total("initContainers")
-        let cpu = max(containers.reduce(0) { $0 + $1.0 }, initContainers.map(\.0).max() ?? 0)
-        let memory = max(containers.reduce(0) { $0 + $1.1 }, initContainers.map(\.1).max() ?? 0)
+        // Quantities are bounded, but a pod may list many: the sums saturate instead of trapping.
+        let cpu = max(containers.map(\.0).saturatingSum(), initContainers.map(\.0).max() ?? 0)
+        let memory = max(containers.map(\.1).saturatingSum(), initContainers.map(\.1).max() ?? 0)
         return (cpu, memory)
     }
 
@@ -59,8 +60,8 @@ public enum SchedulerViews {
             let phase = pod[path: ["status", "phase"]]?.stringValue
             if phase == "Succeeded" || phase == "Failed" { continue }
             let (podCPU, podMemory) = requests(of: pod)
-            usedCPU += podCPU
-            usedMemory += podMemory
+            usedCPU = usedCPU.saturatingAdd(podCPU)
+            usedMemory = usedMemory.saturatingAdd(podMemory)
             count += 1
         }
         return self.node(node, usedCPUMillis: usedCPU, usedMemoryBytes: usedMemory, usedPods: count)
@@ -75,7 +76,8 @@ public enum SchedulerViews {
             "ready": .bool(isReady(node)),
             "unschedulable": .bool(node[path: ["spec", "unschedulable"]]?.boolValue ?? false),
             "allocatable": ["cpu": .number(Double(cpu) / 1000), "memory": .integer(memory), "pods": .integer(pods)],
-            "free": ["cpu": .number(Double(cpu - usedCPU) / 1000), "memory": .integer(memory - usedMemory), "pods": .integer(pods - count)],
+            "free": ["cpu": .number(Double(cpu.saturatingSubtract(usedCPU)) / 1000), "memory": .integer(memory.saturatingSubtract(usedMemory)),
+                     "pods": .integer(pods.saturatingSubtract(count))],
             "pods": .integer(count),
         ]
         if let taints = node[path: ["spec", "taints"]], case .array = taints { view["taints"] = LuaValue(json: taints) }

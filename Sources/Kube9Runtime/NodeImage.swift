@@ -76,7 +76,7 @@ public struct TarArchive {
         octal(size, 124, 12)
         octal(Int(Date().timeIntervalSince1970), 136, 12)
         put("        ", 148, 8)
-        block[156] = UInt8(ascii: type.unicodeScalars.first!)
+        block[156] = type.utf8.first ?? UInt8(ascii: "0")
         put(link, 157, 100)
         put("ustar\u{0}", 257, 6)
         put("00", 263, 2)

@@ -57,7 +57,7 @@ public final class SimRuntime: ContainerRuntime {
             let node = Self.node(of: id)
             guard var record = all[node]?[id] else { throw RuntimeError.notFound(id: id) }
             change(&record)
-            all[node]![id] = record
+            all[node, default: [:]][id] = record
         }
     }
 

@@ -11,6 +11,14 @@ public struct NodeUsage: Sendable, Equatable {
     public var memoryBytes: Int64 = 0
     public var pods: Int64 = 0
     public init() {}
+
+    /// Counts `pod`'s requests against the node (saturating: a sum never traps).
+    public mutating func add(_ pod: JSON) {
+        let (cpu, memory) = SchedulerViews.requests(of: pod)
+        cpuMillis = cpuMillis.saturatingAdd(cpu)
+        memoryBytes = memoryBytes.saturatingAdd(memory)
+        pods = pods.saturatingAdd(1)
+    }
 }
 
 /// kube9's scheduler.
@@ -95,10 +103,7 @@ public final class Scheduler: Sendable {
             let phase = pod[path: ["status", "phase"]]?.stringValue
             if let node = pod[path: ["spec", "nodeName"]]?.stringValue, !node.isEmpty {
                 guard phase != "Succeeded", phase != "Failed" else { continue }
-                let (cpu, memory) = SchedulerViews.requests(of: pod)
-                usage[node, default: NodeUsage()].cpuMillis += cpu
-                usage[node, default: NodeUsage()].memoryBytes += memory
-                usage[node, default: NodeUsage()].pods += 1
+                usage[node, default: NodeUsage()].add(pod)
                 boundCount += 1
             } else if ObjectMeta.deletionTimestamp(of: pod) == nil, phase == nil || phase == "Pending" {
                 pending.append(pod)
@@ -133,11 +138,8 @@ public final class Scheduler: Sendable {
                 attempted = true
                 guard let node = await choose(pod, nodes: nodes, usage: usage, fingerprint: fingerprint) else { continue }
                 // Count the pod against the node now, so the next pods see it, then bind in the background.
-                let (cpu, memory) = SchedulerViews.requests(of: pod)
-                usage[node, default: NodeUsage()].cpuMillis += cpu
-                usage[node, default: NodeUsage()].memoryBytes += memory
-                usage[node, default: NodeUsage()].pods += 1
-                mirror.update(node, view: view(nodes[node]!, usage[node]!))
+                usage[node, default: NodeUsage()].add(pod)
+                if let nodeObject = nodes[node] { mirror.update(node, view: view(nodeObject, usage[node] ?? NodeUsage())) }
                 fingerprint += "+\(key)"
                 if inFlight >= Self.concurrentBinds {
                     await group.next()
@@ -159,7 +161,7 @@ public final class Scheduler: Sendable {
         }
         let decision: SchedulingDecision
         do {
-            decision = try policy.schedule(pod: SchedulerViews.pod(pod), mirror: mirror)
+            decision = try await policy.schedule(pod: SchedulerViews.pod(pod), mirror: mirror)
         } catch {
             await fail(pod, reason: "SchedulerError", message: "scheduler policy \(policyName) failed: \(error)", fingerprint: fingerprint)
             return nil
@@ -251,9 +253,9 @@ public enum NodeFit {
         }
         let (cpu, memory, pods) = SchedulerViews.allocatable(of: node)
         let (podCPU, podMemory) = SchedulerViews.requests(of: pod)
-        if usage.pods + 1 > pods { return "Too many pods" }
-        if usage.cpuMillis + podCPU > cpu { return "Insufficient cpu" }
-        if usage.memoryBytes + podMemory > memory { return "Insufficient memory" }
+        if usage.pods.saturatingAdd(1) > pods { return "Too many pods" }
+        if usage.cpuMillis.saturatingAdd(podCPU) > cpu { return "Insufficient cpu" }
+        if usage.memoryBytes.saturatingAdd(podMemory) > memory { return "Insufficient memory" }
         return nil
     }
 

@@ -35,6 +35,10 @@ struct APIHandler: HTTPResponder {
     let state: ServerState
     let policyHost: PolicyHost
     let heartbeats: HeartbeatService
+    let kubeNine: KubeNineV0
+
+    /// The longest a watch may be asked to last (`timeoutSeconds` above it is cut to it): a year.
+    static let maximumWatchSeconds: Int64 = 365 * 24 * 3600
 
     /// Bodies above this many bytes get 413 (Kubernetes' own limit is 3 MiB).
     static let maximumBodyBytes = 3 * 1024 * 1024
@@ -43,10 +47,11 @@ struct APIHandler: HTTPResponder {
 
     var store: any Store { registry.store }
 
-    init(registry: ObjectRegistry, policyHost: PolicyHost, heartbeats: HeartbeatService, logger: Logger) {
+    init(registry: ObjectRegistry, policyHost: PolicyHost, heartbeats: HeartbeatService, kubeNine: KubeNineV0, logger: Logger) {
         self.registry = registry
         self.policyHost = policyHost
         self.heartbeats = heartbeats
+        self.kubeNine = kubeNine
         self.catalog = registry.catalog
         self.discovery = Discovery(catalog: registry.catalog)
         self.openAPI = OpenAPIDocuments(catalog: registry.catalog)
@@ -96,7 +101,7 @@ struct APIHandler: HTTPResponder {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         for warning in warnings {
-            headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \(JSON.string(warning).text)"))
+            if let name = HTTPField.Name("Warning") { headers.append(HTTPField(name: name, value: "299 - \(JSON.string(warning).text)")) }
         }
         return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
@@ -126,20 +131,23 @@ struct APIHandler: HTTPResponder {
         let path = request.uri.path
         let query = Self.query(request)
         let accept = request.headers[values: .accept].joined(separator: ",")
-        if let v0 = KubeNineV0.route(path) {
-            let (code, body) = try await KubeNineV0(registry: registry, heartbeats: heartbeats)
-                .handle(v0, method: request.method.rawValue) { () async throws -> JSON in
-                    let bytes = try await readBytes(request)
-                    return bytes.isEmpty ? .emptyObject : try Self.parseJSON(bytes)
-                }
-            return Self.jsonResponse(code, body)
+        if let v0 = V0Wire.route(path) {
+            let reply = await kubeNine.handle(KubeNineV0.Request(
+                method: request.method.rawValue, route: v0, contentType: request.headers[.contentType],
+                host: request.head.authority, query: request.uri.query,
+                body: { try await readBytes(request) }))
+            var headers = HTTPFields()
+            headers[.contentType] = reply.contentType
+            for (name, value) in reply.headers { if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) } }
+            return Response(status: .init(code: reply.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
         }
         if path.hasPrefix("/api/v1/nodes/"), let range = path.range(of: "/proxy") {
             let node = String(path[path.index(path.startIndex, offsetBy: "/api/v1/nodes/".count)..<range.lowerBound])
             let rest = String(path[range.upperBound...])
             if !node.contains("/"), rest.isEmpty || rest.hasPrefix("/") {
                 guard request.method == .get else { throw APIError.methodNotAllowed("only GET is proxied to nodes") }
-                return try NodeProxy(registry: registry).proxy(node: node, path: rest, rawQuery: request.uri.query)
+                try NodeProxy.refuseLoop(request)
+                return try await NodeProxy(registry: registry).proxy(node: node.removingPercentEncoding, path: rest, rawQuery: request.uri.query)
             }
         }
         let target = try RequestPath.parse(path, catalog: catalog)
@@ -186,7 +194,7 @@ struct APIHandler: HTTPResponder {
         case .policyCall(let slot, let name, let hook):
             guard method == .post else { throw APIError.methodNotAllowed("policy hooks are called with POST") }
             let body = try await readBody(request)
-            return Self.jsonResponse(200, try PolicyObjects.call(host: policyHost, slot: slot, name: name, hook: hook, body: body))
+            return Self.jsonResponse(200, try await PolicyObjects.call(host: policyHost, slot: slot, name: name, hook: hook, body: body))
         case .heartbeat(let node):
             guard method == .post else { throw APIError.methodNotAllowed("heartbeats are sent with POST") }
             try await heartbeats.beat(node: node)
@@ -272,8 +280,9 @@ struct APIHandler: HTTPResponder {
             try await registry.bind(namespace: namespace, podName: name, body: body)
             return Self.jsonResponse(201, Self.successStatus(201))
         case (.get, let name?, "log"):
+            try NodeProxy.refuseLoop(request)
             let pod = try registry.get(type, namespace: namespace, name: name)
-            return try NodeProxy(registry: registry).logs(pod: pod.object, query: query)
+            return try await NodeProxy(registry: registry).logs(pod: pod.object, query: query)
         default:
             throw APIError.methodNotAllowed("the server does not allow this method on the requested resource (\(request.method.rawValue) \(type.resource)\(route.subresource.map { "/\($0)" } ?? ""))")
         }
@@ -305,13 +314,18 @@ struct APIHandler: HTTPResponder {
     func readBytes(_ request: Request) async throws -> [UInt8] {
         var collected: [UInt8] = []
         var total = 0
-        for try await chunk in request.body {
-            total += chunk.readableBytes
-            if total <= Self.maximumBodyBytes {
-                collected.append(contentsOf: chunk.readableBytesView)
-            } else if total > Self.maximumDrainBytes {
-                break
+        do {
+            for try await chunk in request.body {
+                total += chunk.readableBytes
+                if total <= Self.maximumBodyBytes {
+                    collected.append(contentsOf: chunk.readableBytesView)
+                } else if total > Self.maximumDrainBytes {
+                    break
+                }
             }
+        } catch {
+            // A malformed chunked encoding, or a body shorter than its Content-Length.
+            throw APIError.badRequest("the request body could not be read: \(error)")
         }
         if total > Self.maximumBodyBytes { throw APIError.tooLarge(limit: Self.maximumBodyBytes) }
         return collected
@@ -463,8 +477,9 @@ struct APIHandler: HTTPResponder {
         if revision == 0 { revision = nil }
         let timeout: Int
         if let text = query["timeoutSeconds"], !text.isEmpty {
-            guard let value = Int(text), value >= 0 else { throw APIError.badRequest("timeoutSeconds must be a non-negative integer, got \"\(text)\"") }
-            timeout = value
+            guard let value = Int64(text), value >= 0 else { throw APIError.badRequest("timeoutSeconds must be a non-negative integer, got \"\(text)\"") }
+            // A watch ends after a year at the latest (the clock arithmetic stays in range).
+            timeout = Int(min(value, Self.maximumWatchSeconds))
         } else {
             timeout = Int.random(in: 1800...3600)
         }

@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var timing: ClusterTiming = .defaults
     /// Whether the built-in scheduler runs (off when another scheduler binds pods, as k3s's --disable-scheduler).
     public var runScheduler = true
+    /// How often the Kube-9 v0 layer gives failed nodes a recovery pass (Kube-9: 15 s).
+    public var v0RecoveryInterval: Duration = .seconds(15)
 
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 6443, historyLimit: Int = 10_000,
                 synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60), policyDirectories: [String] = []) {
@@ -88,35 +90,11 @@ public struct APIServer: Sendable {
     /// Opens the store, serves until a shutdown signal, then closes everything.
     /// `onReady` runs once the socket is listening, with the bound host:port.
     public func run(onReady: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(
-            options: SQLiteStoreOptions(path: configuration.databasePath, historyLimit: configuration.historyLimit,
-                                        synchronous: configuration.synchronous),
-            logger: logger)
-        let policyHost = PolicyHost(logger: logger)
-        for directory in configuration.policyDirectories {
-            let failures = policyHost.loadBuiltins(from: directory)
-            logger.info("built-in policies loaded", metadata: ["directory": "\(directory)", "failed": "\(failures.count)"])
-        }
-        let registry = ObjectRegistry(store: store, logger: logger,
-                                      admission: [PolicyObjects.resource: PolicyObjects.admission(host: policyHost)])
-        do {
-            try await registry.ensureSystemNamespaces()
-        } catch {
-            await store.close()
-            throw error
-        }
+        let stack = try await ServerStack.start(configuration: configuration, logger: logger)
+        defer { stack.stopControllers() }
+        let store = stack.store
+        let handler = stack.handler
         let logger = self.logger
-        let follower = Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) }
-        defer { follower.cancel() }
-        let heartbeats = HeartbeatService(registry: registry, timing: configuration.timing)
-        let cluster = RegistryClusterClient(registry: registry, logger: logger)
-        let lifecycle = NodeLifecycleController(client: cluster, heartbeats: heartbeats.table, timing: configuration.timing, logger: logger)
-        let scheduler = Scheduler(client: cluster, host: policyHost, logger: logger)
-        var controllers = [Task { await lifecycle.run() }]
-        if configuration.runScheduler { controllers.append(Task { await scheduler.run() }) }
-        defer { controllers.forEach { $0.cancel() } }
-        let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, logger: logger)
         let kubeconfigPath = configuration.kubeconfigPath
         let app = Application(
             responder: handler,
@@ -145,6 +123,66 @@ public struct APIServer: Sendable {
         }
         await store.close()
         logger.info("kube9 API server stopped")
+    }
+}
+
+/// Everything one control plane runs, wired together: the store, the policy host, the
+/// registry with its admission and create hooks, the controllers and the scheduler as tasks,
+/// and the HTTP handler. `APIServer` serves it on a socket; tests drive `handler` in-process.
+struct ServerStack: Sendable {
+    let store: SQLiteStore
+    let registry: ObjectRegistry
+    let policyHost: PolicyHost
+    let handler: APIHandler
+    let tasks: [Task<Void, Never>]
+
+    /// Opens the store (creating the data directory), loads the built-in policies and starts
+    /// the controllers.
+    static func start(configuration: ServerConfiguration, logger: Logger) async throws -> ServerStack {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(
+            options: SQLiteStoreOptions(path: configuration.databasePath, historyLimit: configuration.historyLimit,
+                                        synchronous: configuration.synchronous),
+            logger: logger)
+        let policyHost = PolicyHost(logger: logger)
+        for directory in configuration.policyDirectories {
+            let failures = await policyHost.loadBuiltins(from: directory)
+            logger.info("built-in policies loaded", metadata: ["directory": "\(directory)", "failed": "\(failures.count)"])
+        }
+        let index = V0Index(logger: logger)
+        let registry = ObjectRegistry(store: store, logger: logger,
+                                      admission: [PolicyObjects.resource: PolicyObjects.admission(host: policyHost)],
+                                      createHooks: ["nodes": { object, key in index.assignID(&object, kind: .node, key: key) },
+                                                    "pods": { object, key in index.assignID(&object, kind: .pod, key: key) }])
+        do {
+            try await registry.ensureSystemNamespaces()
+        } catch {
+            await store.close()
+            throw error
+        }
+        let heartbeats = HeartbeatService(registry: registry, timing: configuration.timing)
+        let cluster = RegistryClusterClient(registry: registry, logger: logger)
+        let lifecycle = NodeLifecycleController(client: cluster, heartbeats: heartbeats.table, timing: configuration.timing, logger: logger)
+        let scheduler = Scheduler(client: cluster, host: policyHost, logger: logger)
+        let v0Nodes = V0Nodes(cluster: cluster, heartbeats: heartbeats, recoveryInterval: configuration.v0RecoveryInterval, logger: logger,
+                              evict: { node in await lifecycle.evictPods(from: node) },
+                              podCount: { node in index.usage(of: node).podIDs.count })
+        let v0Pods = V0Pods(registry: registry, cluster: cluster, logger: logger)
+        let kubeNine = KubeNineV0(registry: registry, index: index, nodes: v0Nodes, pods: v0Pods, logger: logger)
+        var tasks = [Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) },
+                     Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) },
+                     Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
+        if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }
+        let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, kubeNine: kubeNine, logger: logger)
+        return ServerStack(store: store, registry: registry, policyHost: policyHost, handler: handler, tasks: tasks)
+    }
+
+    func stopControllers() { tasks.forEach { $0.cancel() } }
+
+    /// Stops the controllers and closes the store.
+    func shutdown() async {
+        stopControllers()
+        await store.close()
     }
 }
 

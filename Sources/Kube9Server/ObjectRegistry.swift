@@ -33,18 +33,31 @@ public final class ObjectRegistry: Sendable {
     public let catalog: ResourceCatalog
     let logger: Logger
     /// Checks that run after a kind's own validation, by storage name (for example the Lua
-    /// compile check of Policy objects). They throw `APIError` to refuse the object.
-    let admission: [String: @Sendable (JSON) throws -> Void]
+    /// compile check of Policy objects). They throw `APIError` to refuse the object. They run
+    /// before the store's writer sees the write (never inside a store transform), so a slow
+    /// check delays only its own request.
+    let admission: [String: Admission]
+
+    /// An admission check: async, so that expensive work runs on threads of its own.
+    public typealias Admission = @Sendable (JSON) async throws -> Void
+    /// A create hook, by storage name: sets server-owned fields of a new object (for example
+    /// the Kube-9 id of nodes and pods) after the kind's defaults, before validation.
+    public typealias CreateHook = @Sendable (inout JSON, ObjectKey) -> Void
+    let createHooks: [String: CreateHook]
+
+    /// The largest object the store keeps, serialized (the body limit): a patch cannot grow one past it.
+    public static let maximumObjectBytes = 3 * 1024 * 1024
 
     /// Namespaces that exist from the start and may not be deleted.
     public static let systemNamespaces = ["default", "kube-system", "kube-node-lease", "kube-public"]
 
     public init(store: any Store, catalog: ResourceCatalog = .builtin, logger: Logger = Logger(label: "kube9.registry"),
-                admission: [String: @Sendable (JSON) throws -> Void] = [:]) {
+                admission: [String: Admission] = [:], createHooks: [String: CreateHook] = [:]) {
         self.store = store
         self.catalog = catalog
         self.logger = logger
         self.admission = admission
+        self.createHooks = createHooks
     }
 
     static func key(_ type: ResourceType, namespace: String, name: String) -> ObjectKey {
@@ -128,7 +141,8 @@ public final class ObjectRegistry: Sendable {
         }
         object["metadata"] = metadata
         strategy.prepareForCreate(&object)
-        var causes = strategy.validate(object)
+        createHooks[type.storageName]?(&object, Self.key(type, namespace: namespace, name: ObjectMeta.name(of: object)))
+        var causes = Self.withTypeCheck(strategy.validate(object), object, type: type)
         if explicitName.isEmpty, !generateName.isEmpty, let error = type.kind == "Namespace" ? NameRules.dns1123LabelError(generateName + "x") : NameRules.dns1123SubdomainError(generateName + "x") {
             causes.removeAll { $0.field == "metadata.name" }
             causes.append(.invalid("metadata.generateName", .string(generateName), error))
@@ -136,7 +150,7 @@ public final class ObjectRegistry: Sendable {
         if !causes.isEmpty {
             throw APIError.invalid(kind: type.kind, group: type.group, name: ObjectMeta.name(of: object), causes: causes)
         }
-        try admission[type.storageName]?(object)
+        try await admission[type.storageName]?(object)
         for attempt in 0..<8 {
             if attempt > 0 {
                 object[path: ["metadata", "name"]] = .string(generateName + NameRules.randomSuffix())
@@ -145,7 +159,7 @@ public final class ObjectRegistry: Sendable {
             let key = Self.key(type, namespace: namespace, name: name)
             let candidate = object
             do {
-                let result = try await commit(key, dryRun: options.dryRun) { current in
+                let result = try await commit(key, dryRun: options.dryRun, type: type) { current in
                     if current != nil { throw APIError.alreadyExists(resource: type.resource, group: type.group, name: name) }
                     return .put(candidate)
                 }
@@ -178,10 +192,10 @@ public final class ObjectRegistry: Sendable {
         object["kind"] = .string(type.kind)
         // Keep apiVersion and kind first, as Kubernetes prints them.
         if var members = object.objectValue {
-            let apiVersion = members.removeValue(forKey: "apiVersion")!
-            let kind = members.removeValue(forKey: "kind")!
-            members.updateValue(kind, forKey: "kind", insertingAt: 0)
-            members.updateValue(apiVersion, forKey: "apiVersion", insertingAt: 0)
+            members.removeValue(forKey: "apiVersion")
+            members.removeValue(forKey: "kind")
+            members.updateValue(.string(type.kind), forKey: "kind", insertingAt: 0)
+            members.updateValue(.string(type.apiVersion), forKey: "apiVersion", insertingAt: 0)
             object = .object(members)
         }
         if let metadata = object["metadata"], !metadata.isNull, metadata.objectValue == nil {
@@ -214,11 +228,42 @@ public final class ObjectRegistry: Sendable {
         }
     }
 
+    /// The kind's own causes plus those of the API type check (`APITypes`): a field of the wrong
+    /// JSON type or a required field missing. A field the kind already reported is not repeated.
+    static func withTypeCheck(_ causes: [FieldCause], _ object: JSON, type: ResourceType) -> [FieldCause] {
+        guard type.group.isEmpty || type.group == "coordination.k8s.io", APITypes.isTyped(kind: type.kind) else { return causes }
+        var result = causes
+        var reported = Set(causes.map(\.field))
+        for cause in APITypes.check(object, kind: type.kind) where reported.insert(cause.field).inserted {
+            result.append(cause)
+        }
+        return result
+    }
+
+    /// What every stored object must satisfy so that the server can always read it back at
+    /// start: the parser's nesting limit and the size limit. Checked on every write.
+    static func checkStorable(_ object: JSON, type: ResourceType) throws(APIError) {
+        if object.depth(limit: JSON.maximumDepth) > JSON.maximumDepth {
+            throw APIError.invalid(kind: type.kind, group: type.group, name: ObjectMeta.name(of: object), causes: [
+                FieldCause(reason: "FieldValueInvalid", field: "", message: "Invalid value: the object nests deeper than \(JSON.maximumDepth) levels")
+            ])
+        }
+        if object.serializedSize(limit: maximumObjectBytes) == nil {
+            throw APIError.tooLarge(limit: maximumObjectBytes)
+        }
+    }
+
     /// Runs a transform through the store, or for a dry run against the current cache only.
-    func commit(_ key: ObjectKey, dryRun: Bool, _ transform: @escaping @Sendable (StoredObject?) throws -> Mutation) async throws -> MutationResult {
-        if !dryRun { return try await store.mutate(key, transform) }
+    /// Every object written is checked with `checkStorable` first.
+    func commit(_ key: ObjectKey, dryRun: Bool, type: ResourceType, _ transform: @escaping @Sendable (StoredObject?) throws -> Mutation) async throws -> MutationResult {
+        let checked: @Sendable (StoredObject?) throws -> Mutation = { current in
+            let mutation = try transform(current)
+            if case .put(let object) = mutation { try Self.checkStorable(object, type: type) }
+            return mutation
+        }
+        if !dryRun { return try await store.mutate(key, checked) }
         let current = store.get(key)
-        switch try transform(current) {
+        switch try checked(current) {
         case .put(let object):
             let preview = StoredObject(key: key, revision: current?.revision ?? 0, object: object, bytes: object.serialized())
             return MutationResult(outcome: current == nil ? .created : .updated, object: preview, previous: current)
@@ -242,11 +287,8 @@ public final class ObjectRegistry: Sendable {
             throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
         let warnings = try fieldWarnings(object, type: type, validation: options.fieldValidation)
-        let key = Self.key(type, namespace: namespace, name: name)
-        let check = admission[type.storageName]
-        let result = try await commit(key, dryRun: options.dryRun) { current in
-            guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
-            return try Self.admit(Self.applyUpdate(strategy, current: current, proposed: object, part: part), check)
+        let result = try await write(strategy, namespace: namespace, name: name, dryRun: options.dryRun) { current throws in
+            try Self.applyUpdate(strategy, current: current, proposed: object, part: part)
         }
         return WriteResult(object: result.object?.object ?? object, created: false, warnings: warnings)
     }
@@ -255,13 +297,10 @@ public final class ObjectRegistry: Sendable {
     public func patch(_ strategy: any ResourceStrategy, namespace: String, name: String, patchType: PatchType, patch: JSON,
                       part: Part = .main, options: WriteOptions = WriteOptions()) async throws -> WriteResult {
         let type = strategy.type
-        let key = Self.key(type, namespace: namespace, name: name)
         let mergeKeys = strategy.mergeKeys
         let catalog = self.catalog
         let validation = options.fieldValidation
-        let check = admission[type.storageName]
-        let result = try await commit(key, dryRun: options.dryRun) { current in
-            guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
+        let result = try await write(strategy, namespace: namespace, name: name, dryRun: options.dryRun) { current throws in
             var patched: JSON
             switch patchType {
             case .merge:
@@ -274,6 +313,10 @@ public final class ObjectRegistry: Sendable {
             case .apply:
                 throw APIError.unsupportedMediaType("server-side apply (application/apply-patch+yaml) is not supported by kube9 yet; use client-side `kubectl apply`")
             }
+            guard case .object = patched else {
+                throw APIError.badRequest("the patched object must be a JSON object, got \(patched.typeName)")
+            }
+            try Self.checkStorable(patched, type: type)
             if validation == .strict, let definition = catalog.definitionName(of: type) {
                 let unknown = catalog.schemas.unknownFields(in: patched, definition: definition)
                 if !unknown.isEmpty {
@@ -283,16 +326,47 @@ public final class ObjectRegistry: Sendable {
             if ObjectMeta.name(of: patched) != name {
                 throw APIError.badRequest("the name of the object (\(ObjectMeta.name(of: patched))) does not match the name on the URL (\(name))")
             }
-            return try Self.admit(Self.applyUpdate(strategy, current: current, proposed: patched, part: part), check)
+            return try Self.applyUpdate(strategy, current: current, proposed: patched, part: part)
         }
         return WriteResult(object: result.object?.object ?? .null, created: false, warnings: [])
     }
 
-    /// Runs an admission check on an object about to be written.
-    static func admit(_ mutation: Mutation, _ check: (@Sendable (JSON) throws -> Void)?) throws -> Mutation {
-        if case .put(let object) = mutation, let check { try check(object) }
-        return mutation
+    /// Writes the mutation `change` computes from the current object. Without an admission
+    /// check for the kind, `change` runs inside the store transform (atomic with the commit).
+    /// With one, `change` and the check run outside the store, and the commit requires that
+    /// the object has not changed meanwhile (else the whole attempt is repeated): the check
+    /// never runs on the store's writer thread.
+    func write(_ strategy: any ResourceStrategy, namespace: String, name: String, dryRun: Bool,
+               _ change: @escaping @Sendable (StoredObject) throws -> Mutation) async throws -> MutationResult {
+        let type = strategy.type
+        let key = Self.key(type, namespace: namespace, name: name)
+        guard let check = admission[type.storageName] else {
+            return try await commit(key, dryRun: dryRun, type: type) { current in
+                guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
+                return try change(current)
+            }
+        }
+        for _ in 0..<8 {
+            guard let current = store.get(key) else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
+            let mutation = try change(current)
+            if case .put(let object) = mutation { try await check(object) }
+            let seen = current.revision
+            do {
+                return try await commit(key, dryRun: dryRun, type: type) { latest in
+                    guard let latest else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
+                    guard latest.revision == seen else { throw ConcurrentChange() }
+                    return mutation
+                }
+            } catch is ConcurrentChange {
+                continue
+            }
+        }
+        throw APIError.conflict(resource: type.resource, group: type.group, name: name,
+                                message: "the object kept changing while its admission check ran; please try again")
     }
+
+    /// The object changed between an admission check and its commit.
+    struct ConcurrentChange: Error {}
 
     /// The shared update rules: preconditions, server-owned metadata, the status/main split,
     /// generation, validation, no-op detection and finalizer completion.
@@ -314,6 +388,7 @@ public final class ObjectRegistry: Sendable {
         case .status:
             object = old
             object["status"] = proposed["status"]
+            strategy.prepareForStatusUpdate(&object, old: old)
         case .main:
             object = proposed
             strategy.prepareForUpdate(&object, old: old)
@@ -328,9 +403,9 @@ public final class ObjectRegistry: Sendable {
         object["metadata"] = metadata
         if part == .main, strategy.specChanged(object, old: old) {
             let generation = old[path: ["metadata", "generation"]]?.intValue ?? 0
-            object[path: ["metadata", "generation"]] = .int(generation + 1)
+            object[path: ["metadata", "generation"]] = .int(generation.saturatingAdd(1))
         }
-        let causes = strategy.validateUpdate(object, old: old)
+        let causes = Self.withTypeCheck(strategy.validateUpdate(object, old: old), object, type: type)
         if !causes.isEmpty { throw APIError.invalid(kind: type.kind, group: type.group, name: name, causes: causes) }
         if ObjectMeta.deletionTimestamp(of: old) != nil {
             let oldFinalizers = Set(ObjectMeta.finalizers(of: old))
@@ -375,7 +450,10 @@ public final class ObjectRegistry: Sendable {
         }
         let key = Self.key(type, namespace: namespace, name: name)
         let now = Timestamp.nowSeconds()
-        let result = try await commit(key, dryRun: options.dryRun) { current in
+        if let grace = options.gracePeriodSeconds, !(0...PodStrategy.maximumGracePeriodSeconds).contains(grace) {
+            throw APIError.badRequest("gracePeriodSeconds: Invalid value: \(grace): must be between 0 and \(PodStrategy.maximumGracePeriodSeconds), inclusive")
+        }
+        let result = try await commit(key, dryRun: options.dryRun, type: type) { current in
             guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
             let old = current.object
             if let uid = options.preconditionUID, uid != ObjectMeta.uid(of: old) {
@@ -391,7 +469,8 @@ public final class ObjectRegistry: Sendable {
                 let bound = !(old[path: ["spec", "nodeName"]]?.stringValue ?? "").isEmpty
                 let phase = old[path: ["status", "phase"]]?.stringValue ?? ""
                 if bound, phase != "Succeeded", phase != "Failed" {
-                    grace = max(0, options.gracePeriodSeconds ?? old[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30)
+                    let requested = options.gracePeriodSeconds ?? old[path: ["spec", "terminationGracePeriodSeconds"]]?.intValue ?? 30
+                    grace = min(max(0, requested), PodStrategy.maximumGracePeriodSeconds)
                 }
             }
             let hasFinalizers = !ObjectMeta.finalizers(of: old).isEmpty
@@ -399,7 +478,7 @@ public final class ObjectRegistry: Sendable {
                 var marked = old
                 let existingGrace = old[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue
                 if ObjectMeta.deletionTimestamp(of: old) == nil || (existingGrace ?? 0) > grace {
-                    marked[path: ["metadata", "deletionTimestamp"]] = .string(Timestamp.format(now + grace))
+                    marked[path: ["metadata", "deletionTimestamp"]] = .string(Timestamp.format(now.saturatingAdd(grace)))
                     marked[path: ["metadata", "deletionGracePeriodSeconds"]] = .int(grace)
                 }
                 if type.kind == "Namespace" { marked[path: ["status", "phase"]] = "Terminating" }
@@ -436,8 +515,8 @@ public final class ObjectRegistry: Sendable {
     /// pods/binding: assigns a pending pod to a node, once.
     public func bind(namespace: String, podName: String, body: JSON) async throws {
         let pods = PodStrategy().type
-        guard body["kind"]?.stringValue == nil || body["kind"]?.stringValue == "Binding" else {
-            throw APIError.badRequest("the body of a binding must be a Binding, got kind \(body["kind"]!.text)")
+        if let kind = body["kind"], !kind.isNull, kind.stringValue != "Binding" {
+            throw APIError.badRequest("the body of a binding must be a Binding, got kind \(kind.text)")
         }
         guard let nodeName = body[path: ["target", "name"]]?.stringValue, !nodeName.isEmpty else {
             throw APIError.invalid(kind: "Binding", group: "", name: podName, causes: [.required("target.name")])

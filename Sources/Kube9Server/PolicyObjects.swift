@@ -22,7 +22,9 @@ enum PolicyObjects {
         var budget = slot.defaultBudget
         if let value = object[path: ["spec", "budget", "instructions"]]?.intValue { budget.instructions = value }
         if let value = object[path: ["spec", "budget", "timeoutMilliseconds"]]?.intValue { budget.timeoutMilliseconds = value }
-        if let value = object[path: ["spec", "budget", "memoryBytes"]]?.intValue { budget.memoryBytes = Int(value) }
+        if let value = object[path: ["spec", "budget", "memoryBytes"]]?.intValue { budget.memoryBytes = Int(clamping: value) }
+        // Validation refuses out-of-range budgets; a stored object is held to the bounds anyway.
+        budget = budget.bounded
         let chunk = object[path: ["metadata", "annotations", sourceFileAnnotation]]?.stringValue ?? "\(objectName).lua"
         return PolicySource(slot: slot, name: parts.name, source: object[path: ["spec", "source"]]?.stringValue ?? "",
                             chunkName: chunk, budget: budget, version: object[path: ["metadata", "generation"]]?.intValue ?? 0,
@@ -30,11 +32,11 @@ enum PolicyObjects {
     }
 
     /// The admission check: refuses a Policy whose source does not load, naming file:line.
-    static func admission(host: PolicyHost) -> @Sendable (JSON) throws -> Void {
+    static func admission(host: PolicyHost) -> ObjectRegistry.Admission {
         { object in
             let source = try source(from: object)
             do {
-                try host.check(source)
+                try await host.check(source)
             } catch let error as PolicyError {
                 throw APIError.invalid(kind: "Policy", group: "kube9.io", name: ObjectMeta.name(of: object), causes: [
                     FieldCause(reason: "FieldValueInvalid", field: "spec.source", message: error.location.map { "\($0): \(error.message)" } ?? error.message)
@@ -61,9 +63,9 @@ enum PolicyObjects {
                 switch event.kind {
                 case .added, .modified:
                     if let current = host.policy(slot: source.slot, name: source.name), current.source == source { continue }
-                    try host.install(source)
+                    try await host.install(source)
                 case .deleted:
-                    host.remove(slot: source.slot, name: source.name)
+                    await host.remove(slot: source.slot, name: source.name)
                 case .bookmark:
                     continue
                 }
@@ -91,13 +93,13 @@ enum PolicyObjects {
     }
 
     /// `POST /kube9/v1/policies/{slot}/{name}/{hook}` with a JSON array of arguments.
-    static func call(host: PolicyHost, slot slotName: String, name: String, hook: String, body: JSON) throws(APIError) -> JSON {
+    static func call(host: PolicyHost, slot slotName: String, name: String, hook: String, body: JSON) async throws(APIError) -> JSON {
         guard let slot = PolicySlot(rawValue: slotName) else {
             throw APIError.notFound(resource: "policies", group: "kube9.io", name: "\(slotName).\(name)")
         }
         guard let arguments = body.arrayValue else { throw APIError.badRequest("the body must be a JSON array of the hook's arguments") }
         do {
-            let results = try host.call(slot: slot, name: name, hook: hook, arguments.map(LuaValue.init(json:)))
+            let results = try await host.call(slot: slot, name: name, hook: hook, arguments.map(LuaValue.init(json:)))
             return ["results": .array(results.map(\.json))]
         } catch {
             if error.kind == .missing { throw APIError.notFound(resource: "policies", group: "kube9.io", name: "\(slotName).\(name)") }

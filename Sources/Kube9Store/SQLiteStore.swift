@@ -167,9 +167,8 @@ public final class SQLiteStore: Store {
             return (bucket, state.revision)
         }
         var objects: [StoredObject] = []
-        for namespaceName in snapshot.keys.sorted() {
-            let byName = snapshot[namespaceName]!
-            for name in byName.keys.sorted() { objects.append(byName[name]!) }
+        for (_, byName) in snapshot.sorted(by: { $0.key < $1.key }) {
+            for (_, object) in byName.sorted(by: { $0.key < $1.key }) { objects.append(object) }
         }
         return (objects, revision)
     }

@@ -117,7 +117,7 @@ struct AgentCommand: ParsableCommand {
 
     func validate() throws {
         guard RuntimeChoice.names.contains(runtime) else { throw ValidationError("--runtime must be docker, process or sim, got \(runtime)") }
-        guard cpus > 0 else { throw ValidationError("--cpus must be greater than 0") }
+        guard cpus > 0, cpus <= 65536 else { throw ValidationError("--cpus must be greater than 0 and at most 65536") }
         guard ["worker", "master"].contains(type) else { throw ValidationError("--type must be worker or master") }
         guard Quantity.parse(memory) != nil else { throw ValidationError("--memory must be a quantity such as 8Gi") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
@@ -138,7 +138,7 @@ struct AgentCommand: ParsableCommand {
         let timing = try timingOptions.timing()
         let names = count == 1 ? [name] : (1...count).map { String(format: "%@-%04d", name, $0) }
         let configurations = names.map { node in
-            AgentConfiguration(name: node, cpus: cpus, memoryBytes: Quantity.parse(memory)!.value, pods: maxPods, type: type, labels: extra,
+            AgentConfiguration(name: node, cpus: cpus, memoryBytes: Quantity.parse(memory)?.value ?? 0, pods: maxPods, type: type, labels: extra,
                                timing: timing, restartBackoffBase: restartBackoff, restartBackoffMax: restartBackoffMax,
                                address: address, kubeletPort: kubeletPort)
         }

@@ -58,13 +58,15 @@ final class LuaSession {
     let logger: Logger
     var loaded: [PolicySlot: LoadedPolicy] = [:]
     var lineNumber = 0
+    /// `print` in the REPL, in scripts and in policies loaded with :load writes to stdout.
+    static let console = PDK.PrintTarget.console { line in print(line) }
 
     init(serverURL: String?, logger: Logger) throws {
         self.serverURL = serverURL
         self.logger = logger
         state = try LuaState(memoryLimit: 512 * 1024 * 1024)
         let connection = try serverURL.map { try HTTPConnection(baseURL: $0) }
-        try PDK.install(into: state, policy: "repl", logger: logger) { library in
+        try PDK.install(into: state, policy: "repl", logger: logger, printTarget: LuaSession.console) { library in
             library.function("get") { arguments throws(LuaError) in
                 guard let resource = arguments.first?.stringValue, let name = arguments.dropFirst().first?.stringValue else {
                     throw LuaError(kind: .value, message: "usage: kube9.get(resource, name [, namespace])")
@@ -178,7 +180,8 @@ final class LuaSession {
             }
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { print("cannot read \(path)"); return }
             do {
-                let policy = try LoadedPolicy(PolicySource(slot: slot, name: PolicyHost.policyName(forFile: path), source: text, chunkName: path), logger: logger)
+                let policy = try LoadedPolicy(PolicySource(slot: slot, name: PolicyHost.policyName(forFile: path), source: text, chunkName: path),
+                                              logger: logger, printTarget: LuaSession.console)
                 loaded[slot] = policy
                 print("loaded \(policy.declaredName) into \(slot.rawValue) (hooks: \(policy.hooks.sorted().joined(separator: ", ")))")
             } catch {
@@ -235,7 +238,7 @@ enum LuaPrinter {
             let inner = indent + "  "
             return "{\n" + members.keys.sorted().map { key in
                 let shownKey = key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } && !(key.first?.isNumber ?? true) ? key : "[\(JSON.string(key).text)]"
-                return inner + shownKey + " = " + format(members[key]!, indent: inner)
+                return inner + shownKey + " = " + format(members[key] ?? .nil, indent: inner)
             }.joined(separator: ",\n") + "\n\(indent)}"
         }
     }

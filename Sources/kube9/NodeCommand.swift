@@ -77,17 +77,17 @@ struct NodeAdd: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
-        guard cpus > 0 else { throw ValidationError("--cpus must be greater than 0") }
+        guard cpus > 0, cpus <= 65536 else { throw ValidationError("--cpus must be greater than 0 and at most 65536") }
         guard ["worker", "master"].contains(type) else { throw ValidationError("--type must be worker or master") }
         guard RuntimeChoice.names.contains(runtime) else { throw ValidationError("--runtime must be docker, process or sim") }
         guard Quantity.parse(memory) != nil else { throw ValidationError("--memory must be a quantity such as 4Gi") }
-        guard NameRules.dns1123SubdomainError(name) == nil else { throw ValidationError("node name \(name): \(NameRules.dns1123SubdomainError(name)!)") }
+        if let problem = NameRules.dns1123SubdomainError(name) { throw ValidationError("node name \(name): \(problem)") }
     }
 
     func run() throws {
         let server = try connection.serverURL()
         let dataDirectory = dataDir ?? defaultDataDirectory()
-        let cpuText = cpus == cpus.rounded() ? String(Int(cpus)) : String(cpus)
+        let cpuText = cpus == cpus.rounded() ? String(Int64(checkedRounding: cpus) ?? 0) : String(cpus)
         let agentArguments = ["agent", "--server", server, "--name", name, "--runtime", runtime, "--cpus", cpuText, "--memory", memory,
                               "--type", type] + agentArgs.split(separator: " ").map(String.init)
         let started = Date()
@@ -179,7 +179,7 @@ struct NodeList: ParsableCommand {
                          (node[path: ["status", "nodeInfo", "containerRuntimeVersion"]]?.stringValue ?? "-").components(separatedBy: "://").first ?? "-",
                          agent])
         }
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max()! }
+        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
             print(row.enumerated().map { $1.padding(toLength: widths[$0] + 3, withPad: " ", startingAt: 0) }.joined().trimmingCharacters(in: .whitespaces))
         }

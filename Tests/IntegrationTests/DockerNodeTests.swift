@@ -91,7 +91,9 @@ struct DockerNodeTests {
         try engine.call("POST", "/containers/kube9-node-w1/kill?signal=SIGKILL", expected: [204])
         #expect(try waitUntil(seconds: 5) { try engine.call("GET", "/containers/kube9-node-w1/json").json()[path: ["State", "Running"]]?.boolValue == false })
         try engine.call("POST", "/containers/kube9-node-w1/start", expected: [204])
-        usleep(3_000_000)
+        // Synced once it runs a new pod: only then does "nothing replaced" mean something.
+        try scenario.create(scenario.podObject("synced", command: "exec sleep 600", grace: 1))
+        #expect(try waitUntil(seconds: 20) { try scenario.pod("synced")?[path: ["status", "phase"]] == "Running" })
         let after = try runtime.listContainers(node: "w1").filter { $0.podUID == keeperUID }
         #expect(Set(after.map(\.id)) == Set(before.map(\.id)), "containers replaced or duplicated after the agent restart")
         #expect(after.allSatisfy { $0.state == .running })
@@ -153,11 +155,16 @@ struct DockerNodeTests {
         #expect(before.count == 4)
         agent.kill9()
         agent = try AgentProcess(server: server, name: "d1", cpus: "4", timing: Self.timing, extraArguments: ["--runtime", "docker"])
-        usleep(3_000_000)
-        let after = try runtime.listContainers(node: "d1")
+        // Synced once it runs a new pod: only then does "nothing replaced" mean something.
+        let marker: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "synced"],
+                            "spec": ["terminationGracePeriodSeconds": 1,
+                                     "containers": [["name": "main", "image": .string(Self.podImage), "command": ["/bin/sleep", "600"]]]]]
+        #expect(try connection.request("POST", "/api/v1/namespaces/default/pods", body: marker.serialized()).status == 201)
+        #expect(waitUntil(seconds: 30) { (try? running()) == 3 }, "the restarted agent ran a new pod")
+        let markerUID = try ObjectMeta.uid(of: connection.request("GET", "/api/v1/namespaces/default/pods/synced").json())
+        let after = try runtime.listContainers(node: "d1").filter { $0.podUID != markerUID }
         #expect(Set(after.map(\.id)) == Set(before.map(\.id)))
         #expect(after.allSatisfy { $0.state == .running })
-        #expect(try running() == 2)
         for pod in try connection.request("GET", "/api/v1/namespaces/default/pods").json()["items"]?.arrayValue ?? [] {
             #expect(pod[path: ["status", "containerStatuses"]]?.arrayValue?.first?["restartCount"]?.intValue == 0)
             #expect(pod[path: ["status", "podIP"]]?.stringValue.map { !$0.isEmpty && $0 != "127.0.0.1" } == true)

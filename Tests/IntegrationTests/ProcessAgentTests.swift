@@ -63,13 +63,25 @@ struct ProcessAgentTests {
         #expect(raw.status == 0 && raw.stdout.contains("usageCoreNanoSeconds"), "\(raw.stderr)")
         let before = try runtime.listContainers(node: "proc2")
         #expect(before.count == 6, "3 sandboxes + 3 containers")
-        let beforeRevision = try connection.request("GET", "/api/v1/namespaces/default/pods").json()[path: ["metadata", "resourceVersion"]]?.stringValue
+        func versions() throws -> [String: String] {
+            var result: [String: String] = [:]
+            for pod in try connection.request("GET", "/api/v1/namespaces/default/pods").json()["items"]?.arrayValue ?? [] {
+                result[ObjectMeta.name(of: pod)] = ObjectMeta.resourceVersion(of: pod)
+            }
+            return result
+        }
+        let beforeVersions = try versions()
         agent.kill9()
         // The containers outlive the agent.
         #expect(try runtime.listContainers(node: "proc2").filter { $0.state == .running }.count == 6)
         agent = try AgentProcess(server: server, name: "proc2", cpus: "4", timing: Self.timing, extraArguments: arguments)
-        usleep(3_000_000)
-        let after = try runtime.listContainers(node: "proc2")
+        // The restarted agent has synced once it runs a new pod: only then does "nothing replaced" mean something.
+        let marker: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "synced"],
+                            "spec": ["terminationGracePeriodSeconds": 0, "containers": [["name": "main", "image": "host", "command": ["/bin/sleep", "600"]]]]]
+        #expect(try connection.request("POST", "/api/v1/namespaces/default/pods", body: marker.serialized()).status == 201)
+        #expect(waitUntil(seconds: 20) { (try? runningPods()) == 4 }, "the restarted agent ran a new pod")
+        let markerUID = try ObjectMeta.uid(of: connection.request("GET", "/api/v1/namespaces/default/pods/synced").json())
+        let after = try runtime.listContainers(node: "proc2").filter { $0.podUID != markerUID }
         #expect(Set(after.map(\.id)) == Set(before.map(\.id)), "containers were replaced or duplicated")
         #expect(after.allSatisfy { $0.state == .running })
         let pods = try connection.request("GET", "/api/v1/namespaces/default/pods").json()
@@ -77,9 +89,11 @@ struct ProcessAgentTests {
             #expect(pod[path: ["status", "phase"]] == "Running")
             #expect(pod[path: ["status", "containerStatuses"]]?.arrayValue?.first?["restartCount"]?.intValue == 0)
         }
-        // Nothing to report: the adopted statuses were already right, so no pod was written.
-        #expect(pods[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { Int($0) } ?? 0
-                    <= (beforeRevision.flatMap { Int($0) } ?? 0) + 2, "pods rewritten after the restart")
+        // Nothing to report: the adopted statuses were already right, so no adopted pod was written.
+        let afterVersions = try versions()
+        for (name, version) in beforeVersions { #expect(afterVersions[name] == version, "\(name) was rewritten after the restart") }
+        #expect(try connection.request("DELETE", "/api/v1/namespaces/default/pods/synced?gracePeriodSeconds=0").status == 200)
+        #expect(waitUntil(seconds: 10) { (try? runtime.listContainers(node: "proc2").count) == 6 })
         // A container whose pod was deleted while the agent was down is an orphan, removed on return.
         agent.kill9()
         #expect(try connection.request("DELETE", "/api/v1/namespaces/default/pods/sleeper-0?gracePeriodSeconds=0").status == 200)

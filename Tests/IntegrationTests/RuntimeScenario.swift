@@ -60,7 +60,8 @@ struct RuntimeScenario {
             return web?[path: ["status", "phase"]] == "Running" && Self.condition(web, "Ready") == "True"
         }
         #expect(ready, "web pod: \(String(describing: web))")
-        guard ready, let podIP = web?[path: ["status", "podIP"]]?.stringValue else { return }
+        guard ready else { return }
+        let podIP = try #require(web?[path: ["status", "podIP"]]?.stringValue, "a Ready pod has an IP")
         #expect(web?[path: ["spec", "nodeName"]]?.stringValue == node)
         let http = try HTTPConnection(baseURL: "http://\(podIP):\(port)")
         http.timeoutSeconds = 5
@@ -136,6 +137,9 @@ struct RuntimeScenario {
         #expect(running)
         usleep(4_000_000)
         let unready = try pod("unready")
+        // Not ready because the probe ran and failed (an Unhealthy event), not because it never ran.
+        let events = try server.kubectl("get", "events", "--field-selector", "involvedObject.name=unready", "-o", "jsonpath={.items[*].reason}")
+        #expect(events.stdout.contains("Unhealthy"), "the readiness probe ran: \(events.stdout)")
         #expect(unready?[path: ["status", "phase"]] == "Running")
         #expect(Self.condition(unready, "Ready") == "False")
         #expect(Self.condition(unready, "ContainersReady") == "False")

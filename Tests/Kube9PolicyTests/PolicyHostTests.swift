@@ -16,9 +16,12 @@ func schedulerSource(score: Int, name: String = "test") -> String {
     """
 }
 
-func source(_ text: String, slot: PolicySlot = .scheduler, name: String = "default", version: Int64 = 1) -> PolicySource {
-    PolicySource(slot: slot, name: name, source: text, chunkName: "policies/\(slot.rawValue)/\(name).lua", version: version, origin: "object")
+func source(_ text: String, slot: PolicySlot = .scheduler, name: String = "default", version: Int64 = 1, budget: PolicyBudget? = nil) -> PolicySource {
+    PolicySource(slot: slot, name: name, source: text, chunkName: "policies/\(slot.rawValue)/\(name).lua", budget: budget, version: version, origin: "object")
 }
+
+/// A budget for test policies that spin on purpose: time-bound, not instruction-bound.
+let spinning = PolicyBudget(instructions: 1_000_000_000, timeoutMilliseconds: 5000, memoryBytes: 32 << 20)
 
 @Suite("policy loading and contracts")
 struct PolicyContractTests {
@@ -105,7 +108,7 @@ struct HotSwapTests {
     @Test("500 calls/s through 100 replacements (10 broken): no failed call, broken versions refused with their line")
     func swapUnderLoad() async throws {
         let host = PolicyHost()
-        try host.install(source(schedulerSource(score: 0), version: 0))
+        try await host.install(source(schedulerSource(score: 0), version: 0))
         let failures = Mutex<[String]>([])
         let calls = Mutex(0)
         let running = Mutex(true)
@@ -118,7 +121,7 @@ struct HotSwapTests {
                 if ContinuousClock.now < due { try? await Task.sleep(until: due, clock: .continuous) }
                 issued += 1
                 do {
-                    let result = try host.call(slot: .scheduler, name: "default", hook: "score", [["name": "p"], ["name": "n"]])
+                    let result = try await host.call(slot: .scheduler, name: "default", hook: "score", [["name": "p"], ["name": "n"]])
                     guard let score = result.first?.integerValue, (0...100).contains(score) else {
                         failures.withLock { $0.append("bad result \(result)") }
                         continue
@@ -133,12 +136,12 @@ struct HotSwapTests {
         for version in 1...100 {
             if version % 10 == 0 {
                 do {
-                    try host.install(source("return {\n  name = 'broken',\n  api = 1,\n  score = function( return 1 end,\n}", version: Int64(version)))
+                    try await host.install(source("return {\n  name = 'broken',\n  api = 1,\n  score = function( return 1 end,\n}", version: Int64(version)))
                 } catch {
                     refused.append(error)
                 }
             } else {
-                try host.install(source(schedulerSource(score: version % 100), version: Int64(version)))
+                try await host.install(source(schedulerSource(score: version % 100), version: Int64(version)))
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -149,41 +152,44 @@ struct HotSwapTests {
         #expect(refused.count == 10)
         #expect(refused.allSatisfy { $0.location == "policies/scheduler/default.lua:4" })
         #expect(host.policy(slot: .scheduler, name: "default")?.source.version == 99)
-        #expect(try host.call(slot: .scheduler, name: "default", hook: "score", [["name": "p"], ["name": "n"]]) == [.integer(99)])
+        await #expect(try host.call(slot: .scheduler, name: "default", hook: "score", [["name": "p"], ["name": "n"]]) == [.integer(99)])
     }
 
     @Test("a call in flight finishes on the version it started with")
     func inFlightKeepsOldVersion() async throws {
         let host = PolicyHost()
-        try host.install(source("""
+        try await host.install(source("""
             return { name = 'slow', api = 1, filter = function() return true end,
               score = function() local t = os.clock() while os.clock() - t < 0.2 do end return 1 end }
-            """))
+            """, budget: spinning))
         let old = host.policy(slot: .scheduler, name: "default")!
         async let slow = Task.detached { try old.call("score", []) }.value
         try await Task.sleep(for: .milliseconds(50))
-        try host.install(source(schedulerSource(score: 2)))
+        try await host.install(source(schedulerSource(score: 2)))
         #expect(try await slow == [.integer(1)])
-        #expect(try host.call(slot: .scheduler, name: "default", hook: "score", [["name": "p"], ["name": "n"]]) == [.integer(2)])
+        await #expect(try host.call(slot: .scheduler, name: "default", hook: "score", [["name": "p"], ["name": "n"]]) == [.integer(2)])
     }
 
     @Test("concurrent callers get their own states")
     func pool() async throws {
         let host = PolicyHost()
-        try host.install(source("""
+        try await host.install(source("""
             counter = 0
             return { name = 'pool', api = 1, filter = function() return true end,
-              score = function() counter = counter + 1 local t = os.clock() while os.clock() - t < 0.05 do end return 1 end }
-            """))
-        let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
+              score = function() counter = counter + 1 local t = os.clock() while os.clock() - t < 0.3 do end return counter end }
+            """, budget: spinning))
+        // Each call spins 0.3 s and returns its state's own count of calls: four calls that ran
+        // at once ran on four states (1, 1, 1, 1); calls that queued for one state would count up.
+        let counts = try await withThrowingTaskGroup(of: Int64.self) { group in
             for _ in 0..<4 {
-                group.addTask { _ = try host.call(slot: .scheduler, name: "default", hook: "score", []) }
+                group.addTask { try await host.call(slot: .scheduler, name: "default", hook: "score", []).first?.integerValue ?? 0 }
             }
-            try await group.waitForAll()
+            var counts: [Int64] = []
+            for try await count in group { counts.append(count) }
+            return counts
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
-        #expect(host.policy(slot: .scheduler, name: "default")!.stats.calls == 4)
+        #expect(counts == [1, 1, 1, 1], "\(counts)")
+        #expect(host.policy(slot: .scheduler, name: "default")?.stats.calls == 4)
     }
 }
 

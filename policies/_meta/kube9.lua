@@ -11,7 +11,19 @@
 ---deadline and a memory cap; a call that exceeds one is stopped and `pcall` cannot catch it.
 ---Hooks are pure: they return decisions, and kube9 checks and applies them.
 ---Globals a policy writes stay in its own Lua states; states are pooled and reused, so do not
----rely on globals surviving between calls.
+---rely on globals surviving between calls. Overwriting a global (`pairs`, `table.sort`, even
+---`kube9`) changes only what the policy's own code calls: kube9's own Lua took what it needs
+---when the state was made.
+---
+---Limits. A Policy's `spec.budget` sets them per call: `instructions` (1,000 to 1,000,000,000),
+---`timeoutMilliseconds` (1 to 5,000) and `memoryBytes` per state (1 MiB to 256 MiB); each slot
+---has defaults (scheduler 2,000,000 / 500 ms / 64 MiB). The top-level chunk, run when the policy
+---loads, gets the same budget but at most 1 s. Library functions count too: each call is
+---charged and checks the deadline, long ones are charged what they do (`string.rep` by bytes,
+---`table.concat`, `insert`, `remove`, `move`, `unpack` by elements, `table.sort` by n·log n,
+---pattern matching by backtracking steps). Caps: 2^26 elements per table function, 64 MiB per
+---`string.rep` result, 1 MiB per chunk given to `load`, 256 bytes per `os.date` format.
+---`setmetatable` refuses a metatable with `__gc`: finalizers would run outside any budget.
 kube9 = {}
 
 ---The api level this kube9 serves. A module must declare the same `api`.
@@ -209,7 +221,9 @@ kube9.log = {}
 ---@param ... any values, joined with spaces
 function kube9.log.debug(...) end
 
----Writes to the server log at info level. `print` does the same.
+---Writes to the server log at info level. `print` writes its arguments (as `tostring` shows them,
+---tab-separated) to the server log at info level, tagged with the policy; under `kube9 lua` it
+---writes to stdout.
 ---@param ... any
 function kube9.log.info(...) end
 

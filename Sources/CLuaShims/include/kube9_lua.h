@@ -31,10 +31,20 @@ typedef struct kube9_lua_limits {
     lua_State *state;           /* the main thread, so the allocator can re-arm the hook */
     int in_swift;               /* 1 while a Swift callback runs: the cap is not enforced there,
                                    because a refused allocation would longjmp through Swift */
+    unsigned int growth_count;  /* growth allocations seen; every 256th checks the deadline */
 } kube9_lua_limits;
 
 /* How often (in VM instructions) the budget hook runs. */
 #define KUBE9_LUA_HOOK_INTERVAL 1000
+
+/* Caps of the guarded library functions (kube9_lua_guard.c). */
+#define KUBE9_LUA_MAX_ELEMENTS ((int64_t)1 << 26)      /* table.* elements one call may touch */
+#define KUBE9_LUA_MAX_REP_BYTES ((size_t)64 << 20)     /* string.rep result */
+#define KUBE9_LUA_MAX_CHUNK_BYTES ((size_t)1 << 20)    /* source given to load() */
+#define KUBE9_LUA_MAX_DATE_FORMAT 256                  /* os.date format string */
+/* The allocator checks the deadline on growth allocations of at least this size (and on every
+   256th growth allocation). */
+#define KUBE9_LUA_ALLOC_CHECK_BYTES ((size_t)64 << 10)
 
 /* Swift's function dispatcher: returns the number of results pushed, or -1 with an error
    message pushed (the trampoline then raises it). `context` is the state's extra space value. */
@@ -60,6 +70,27 @@ void kube9_lua_push_swift_function(lua_State *L, int64_t function_id);
 void kube9_lua_arm(lua_State *L, kube9_lua_limits *limits, int64_t instructions, double timeout_seconds);
 /* Removes the hook and clears the kill flag. */
 void kube9_lua_disarm(lua_State *L, kube9_lua_limits *limits);
+
+/* Charges `units` (about one VM instruction each) to the armed call, from a C function that
+   Lua called (it may raise: never call it from Swift or with Swift frames on the stack).
+   Subtracts from the instruction budget when one is set, then checks the wall-clock deadline;
+   when the call is killed (budget spent, deadline passed, or already killed, e.g. by the
+   memory cap) it sets the every-instruction hook and raises "<where>kube9: ... exceeded".
+   Does nothing when no call is armed or a Swift callback is running. `units` <= 0 only checks. */
+void kube9_lua_charge(lua_State *L, int64_t units);
+
+/* The kill reason of the armed call (enum kube9_lua_kill), KUBE9_LUA_ALIVE when none or unarmed. */
+int kube9_lua_killed(lua_State *L);
+
+/* 1 when an allocation of `bytes` more would be refused by the memory cap right now (an armed
+   call, outside Swift, with a cap): guards use it to let the allocator report such requests
+   as memory kills instead of refusing them with their own error. */
+int kube9_lua_would_exceed_memory(lua_State *L, size_t bytes);
+
+/* Replaces string/table/utf8/os functions, the string metatable's arithmetic metamethods and
+   the globals setmetatable, load, xpcall, tonumber and print with guarded versions
+   (kube9_lua_guard.c): called by kube9_lua_open_sandbox. */
+void kube9_lua_install_guards(lua_State *L);
 
 /* Loads a text-only chunk; on failure the message is on the stack. Returns a lua status code. */
 int kube9_lua_load_text(lua_State *L, const char *source, size_t length, const char *chunk_name);

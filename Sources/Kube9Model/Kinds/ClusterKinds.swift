@@ -13,8 +13,53 @@ public struct NodeStrategy: ResourceStrategy {
         MergeKeys.metadata.merging(MergeKeys(keyed: ["status.conditions": "type", "status.addresses": "type"]))
     }
 
+    /// The fields of `status.nodeInfo`, all of which Kubernetes clients require (the official
+    /// Python client refuses a Node without any one of them).
+    public static let nodeInfoFields = ["machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion",
+                                        "kubeletVersion", "kubeProxyVersion", "operatingSystem", "architecture"]
+
+    /// A complete `status.nodeInfo`: the given values, the host's own for the rest.
+    public static func nodeInfo(kubeletVersion: String, containerRuntimeVersion: String, machineID: String, bootID: String = "") -> JSON {
+        var info: JSON = [
+            "machineID": .string(machineID), "systemUUID": .string(machineID), "bootID": .string(bootID),
+            "kernelVersion": "", "osImage": "", "containerRuntimeVersion": .string(containerRuntimeVersion),
+            "kubeletVersion": .string(kubeletVersion), "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64",
+        ]
+        #if arch(arm64)
+        info["architecture"] = "arm64"
+        #endif
+        return info
+    }
+
+    /// Fills what clients require and an agent may leave out: every `status.nodeInfo` field (as
+    /// "" when unknown) and the kubelet endpoint's `Port`, as a kubelet always sends them.
+    static func fillRequired(_ object: inout JSON) {
+        guard case .object? = object["status"] else { return }
+        if let info = object[path: ["status", "nodeInfo"]] {
+            guard case .object = info else { return }
+            var filled = info
+            for field in nodeInfoFields where filled[field] == nil || filled[field]?.isNull == true { filled[field] = "" }
+            if filled["operatingSystem"]?.stringValue == "" { filled["operatingSystem"] = "linux" }
+            object[path: ["status", "nodeInfo"]] = filled
+        }
+        if case .object? = object[path: ["status", "daemonEndpoints", "kubeletEndpoint"]],
+           object[path: ["status", "daemonEndpoints", "kubeletEndpoint", "Port"]] == nil {
+            object[path: ["status", "daemonEndpoints", "kubeletEndpoint", "Port"]] = 0
+        }
+    }
+
     // A registering agent sends its status with the create, as the kubelet does.
-    public func prepareForCreate(_ object: inout JSON) {}
+    public func prepareForCreate(_ object: inout JSON) {
+        Self.fillRequired(&object)
+    }
+
+    public func prepareForUpdate(_ object: inout JSON, old: JSON) {
+        object["status"] = old["status"]
+    }
+
+    public func prepareForStatusUpdate(_ object: inout JSON, old: JSON) {
+        Self.fillRequired(&object)
+    }
 
     public func validate(_ object: JSON) -> [FieldCause] {
         var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: false)
@@ -242,7 +287,7 @@ public struct EventStrategy: ResourceStrategy {
     public func validate(_ object: JSON) -> [FieldCause] {
         var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: true)
         guard let involved = object["involvedObject"], case .object = involved else {
-            causes.append(object["involvedObject"] == nil ? .required("involvedObject") : .typeInvalid("involvedObject", expected: "object", got: object["involvedObject"]!))
+            causes.append(object["involvedObject"].map { .typeInvalid("involvedObject", expected: "object", got: $0) } ?? .required("involvedObject"))
             return causes
         }
         if let type = object["type"], !["Normal", "Warning"].contains(type.stringValue ?? "") {

@@ -2,6 +2,12 @@
 public enum CommonSchemas {
     public static let objectMeta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     public static let ownerReference = "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference"
+    static let meta = "io.k8s.apimachinery.pkg.apis.meta.v1."
+    public static let listMeta = meta + "ListMeta"
+    public static let deleteOptions = meta + "DeleteOptions"
+    public static let status = meta + "Status"
+    public static let watchEvent = meta + "WatchEvent"
+    public static let binding = "io.k8s.api.core.v1.Binding"
 
     /// The standard top-level fields of a kind: apiVersion, kind, metadata, and the given spec/status.
     public static func topLevel(spec: String?, status: String?, specDescription: String = "", statusDescription: String = "") -> [SchemaField] {
@@ -33,6 +39,58 @@ public enum CommonSchemas {
             SchemaField("finalizers", .array(.string), "Must be empty before the object is deleted from the registry.", mergesAsSet: true),
             SchemaField("managedFields", .array(.freeform), "ManagedFields maps workflow-id and version to the set of fields that are managed by that workflow."),
         ]),
+        SchemaDefinition(listMeta, "ListMeta describes metadata that synthetic resources must have, including lists.", fields: [
+            SchemaField("resourceVersion", .string, "String that identifies the server's internal version of this object."),
+            SchemaField("continue", .string, "continue may be set if the user set a limit on the number of items returned."),
+            SchemaField("remainingItemCount", .integer, "The number of subsequent items in the list which are not included in this list response."),
+            SchemaField("selfLink", .string, "Deprecated: selfLink is a legacy read-only field that is no longer populated by the system."),
+        ]),
+        SchemaDefinition(deleteOptions, "DeleteOptions may be provided when deleting an API object.", fields: [
+            SchemaField("apiVersion", .string, "APIVersion defines the versioned schema of this representation of an object."),
+            SchemaField("kind", .string, "Kind is a string value representing the REST resource this object represents."),
+            SchemaField("gracePeriodSeconds", .integer, "The duration in seconds before the object should be deleted (0 to 2147483647)."),
+            SchemaField("preconditions", .ref(meta + "Preconditions"), "Must be fulfilled before a deletion is carried out."),
+            SchemaField("propagationPolicy", .string, "Whether and how garbage collection will be performed: Orphan, Background or Foreground."),
+            SchemaField("orphanDependents", .boolean, "Deprecated: use propagationPolicy."),
+            SchemaField("dryRun", .array(.string), "When present, indicates that modifications should not be persisted. The only valid value is All."),
+        ]),
+        SchemaDefinition(meta + "Preconditions", "Preconditions must be fulfilled before an operation (update, delete, etc.) is carried out.", fields: [
+            SchemaField("resourceVersion", .string, "Specifies the target ResourceVersion"),
+            SchemaField("uid", .string, "Specifies the target UID."),
+        ]),
+        SchemaDefinition(status, "Status is a return value for calls that don't return other objects.", fields: [
+            SchemaField("apiVersion", .string, "APIVersion defines the versioned schema of this representation of an object."),
+            SchemaField("kind", .string, "Kind is a string value representing the REST resource this object represents."),
+            SchemaField("metadata", .ref(listMeta), "Standard list metadata."),
+            SchemaField("status", .string, "Status of the operation. One of: \"Success\" or \"Failure\"."),
+            SchemaField("message", .string, "A human-readable description of the status of this operation."),
+            SchemaField("reason", .string, "A machine-readable description of why this operation is in the \"Failure\" status."),
+            SchemaField("details", .ref(meta + "StatusDetails"), "Extended data associated with the reason."),
+            SchemaField("code", .integer, "Suggested HTTP return code for this status, 0 if not set."),
+        ]),
+        SchemaDefinition(meta + "StatusDetails", "StatusDetails is a set of additional properties that MAY be set by the server to provide additional information about a response.", fields: [
+            SchemaField("name", .string, "The name attribute of the resource associated with the status StatusReason."),
+            SchemaField("group", .string, "The group attribute of the resource associated with the status StatusReason."),
+            SchemaField("kind", .string, "The kind attribute of the resource associated with the status StatusReason."),
+            SchemaField("uid", .string, "UID of the resource."),
+            SchemaField("causes", .array(.ref(meta + "StatusCause")), "The Causes array includes more details associated with the StatusReason failure."),
+            SchemaField("retryAfterSeconds", .integer, "If specified, the time in seconds before the operation should be retried."),
+        ]),
+        SchemaDefinition(meta + "StatusCause", "StatusCause provides more information about an api.Status failure.", fields: [
+            SchemaField("reason", .string, "A machine-readable description of the cause of the error."),
+            SchemaField("message", .string, "A human-readable description of the cause of the error."),
+            SchemaField("field", .string, "The field of the resource that has caused this error, as named by its JSON serialization."),
+        ]),
+        SchemaDefinition(watchEvent, "Event represents a single event to a watched resource.", fields: [
+            SchemaField("type", .string, "ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.", required: true),
+            SchemaField("object", .freeform, "The object that changed (for ERROR, a Status; for BOOKMARK, an object with only its resourceVersion).", required: true),
+        ]),
+        SchemaDefinition(binding, "Binding ties one object to another; for example, a pod is bound to a node by a scheduler.", fields: [
+            SchemaField("apiVersion", .string, "APIVersion defines the versioned schema of this representation of an object."),
+            SchemaField("kind", .string, "Kind is a string value representing the REST resource this object represents."),
+            SchemaField("metadata", .ref(objectMeta), "Standard object's metadata."),
+            SchemaField("target", .ref("io.k8s.api.core.v1.ObjectReference"), "The target object that you want to bind to the standard object.", required: true),
+        ]),
         SchemaDefinition(ownerReference, "OwnerReference contains enough information to let you identify an owning object.", fields: [
             SchemaField("apiVersion", .string, "API version of the referent.", required: true),
             SchemaField("kind", .string, "Kind of the referent.", required: true),
@@ -56,5 +114,18 @@ public enum CommonSchemas {
         default: ok = true
         }
         if !ok { causes.append(.typeInvalid(field, expected: expected, got: value)) }
+    }
+
+    /// Validates that `value` at `field`, if present, is an integer within `range` (a bound that
+    /// also keeps the arithmetic done with it in range).
+    public static func checkInteger(_ value: JSON?, _ field: String, in range: ClosedRange<Int64>, into causes: inout [FieldCause]) {
+        guard let value, !value.isNull else { return }
+        guard let number = value.intValue else {
+            causes.append(.typeInvalid(field, expected: "integer", got: value))
+            return
+        }
+        if !range.contains(number) {
+            causes.append(.invalid(field, value, "must be between \(range.lowerBound) and \(range.upperBound), inclusive"))
+        }
     }
 }

@@ -27,6 +27,11 @@ public struct PodStrategy: ResourceStrategy {
         return replacement
     }
 
+    /// The longest grace period a pod may ask for (spec.terminationGracePeriodSeconds, or a
+    /// delete's gracePeriodSeconds): 2^31 − 1 seconds, about 68 years, so that now + grace is
+    /// always a time kube9 can write.
+    public static let maximumGracePeriodSeconds = Int64(Int32.max)
+
     public init() {}
 
     public let type = ResourceType(
@@ -72,8 +77,7 @@ public struct PodStrategy: ResourceStrategy {
         var result = container
         if result["imagePullPolicy"] == nil {
             let image = result["image"]?.stringValue ?? ""
-            let tag = image.split(separator: "/").last.map { $0.contains(":") ? String($0.split(separator: ":").last!) : "" } ?? ""
-            result["imagePullPolicy"] = (tag.isEmpty || tag == "latest") && !image.contains("@") ? "Always" : "IfNotPresent"
+            result["imagePullPolicy"] = (imageTag(image).isEmpty || imageTag(image) == "latest") && !image.contains("@") ? "Always" : "IfNotPresent"
         }
         if result["terminationMessagePath"] == nil { result["terminationMessagePath"] = "/dev/termination-log" }
         if result["terminationMessagePolicy"] == nil { result["terminationMessagePolicy"] = "File" }
@@ -93,6 +97,14 @@ public struct PodStrategy: ResourceStrategy {
             })
         }
         return result
+    }
+
+    /// The tag of an image reference ("" when it has none): what follows the last ':' of its
+    /// last path component ("busybox:1.36" → "1.36", "host:5000/app" → "", ":" → "").
+    public static func imageTag(_ image: String) -> String {
+        let last = image.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(image)
+        guard let colon = last.lastIndex(of: ":") else { return "" }
+        return String(last[last.index(after: colon)...])
     }
 
     /// Guaranteed, Burstable or BestEffort, from the containers' requests and limits.
@@ -116,7 +128,7 @@ public struct PodStrategy: ResourceStrategy {
     public func validate(_ object: JSON) -> [FieldCause] {
         var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: true)
         guard let spec = object["spec"], case .object = spec else {
-            causes.append(object["spec"] == nil ? .required("spec") : .typeInvalid("spec", expected: "object", got: object["spec"]!))
+            causes.append(object["spec"].map { .typeInvalid("spec", expected: "object", got: $0) } ?? .required("spec"))
             return causes
         }
         var names = Set<String>()
@@ -143,13 +155,10 @@ public struct PodStrategy: ResourceStrategy {
         if let policy = spec["dnsPolicy"], !["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"].contains(policy.stringValue ?? "") {
             causes.append(.notSupported("spec.dnsPolicy", policy, supported: ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]))
         }
-        if let grace = spec["terminationGracePeriodSeconds"], !grace.isNull {
-            if let value = grace.intValue { if value < 0 { causes.append(.invalid("spec.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0")) } }
-            else { causes.append(.typeInvalid("spec.terminationGracePeriodSeconds", expected: "integer", got: grace)) }
-        }
-        if let deadline = spec["activeDeadlineSeconds"], !deadline.isNull, (deadline.intValue ?? 0) <= 0 {
-            causes.append(.invalid("spec.activeDeadlineSeconds", deadline, "must be between 1 and 2147483647, inclusive"))
-        }
+        CommonSchemas.checkInteger(spec["terminationGracePeriodSeconds"], "spec.terminationGracePeriodSeconds",
+                                   in: 0...Self.maximumGracePeriodSeconds, into: &causes)
+        CommonSchemas.checkInteger(spec["activeDeadlineSeconds"], "spec.activeDeadlineSeconds", in: 1...Int64(Int32.max), into: &causes)
+        CommonSchemas.checkInteger(spec["priority"], "spec.priority", in: Int64(Int32.min)...Int64(Int32.max), into: &causes)
         if let nodeName = spec["nodeName"], !nodeName.isNull {
             if let text = nodeName.stringValue {
                 if !text.isEmpty, let error = NameRules.dns1123SubdomainError(text) { causes.append(.invalid("spec.nodeName", nodeName, error)) }
@@ -210,7 +219,7 @@ public struct PodStrategy: ResourceStrategy {
                 causes.append(text.isEmpty ? .required("\(field).image") : .invalid("\(field).image", image, "must not have leading or trailing whitespace"))
             }
         } else {
-            causes.append(container["image"] == nil ? .required("\(field).image") : .typeInvalid("\(field).image", expected: "string", got: container["image"]!))
+            causes.append(container["image"].map { .typeInvalid("\(field).image", expected: "string", got: $0) } ?? .required("\(field).image"))
         }
         for list in ["command", "args"] {
             if let value = container[list], !value.isNull, value.arrayValue?.allSatisfy({ $0.stringValue != nil }) != true {
@@ -226,8 +235,8 @@ public struct PodStrategy: ResourceStrategy {
                 for (index, port) in list.enumerated() {
                     let portField = "\(field).ports[\(index)]"
                     guard let number = port["containerPort"]?.intValue else {
-                        causes.append(port["containerPort"] == nil ? .required("\(portField).containerPort")
-                            : .typeInvalid("\(portField).containerPort", expected: "integer", got: port["containerPort"]!))
+                        causes.append(port["containerPort"].map { .typeInvalid("\(portField).containerPort", expected: "integer", got: $0) }
+                                      ?? .required("\(portField).containerPort"))
                         continue
                     }
                     if !(1...65535).contains(number) {
@@ -251,6 +260,9 @@ public struct PodStrategy: ResourceStrategy {
                 causes.append(.typeInvalid("\(field).ports", expected: "array", got: ports))
             }
         }
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+            Self.validateProbe(container[probe], field: "\(field).\(probe)", into: &causes)
+        }
         if let env = container["env"], !env.isNull {
             if let list = env.arrayValue {
                 for (index, variable) in list.enumerated() where (variable["name"]?.stringValue ?? "").isEmpty {
@@ -267,8 +279,10 @@ public struct PodStrategy: ResourceStrategy {
                     causes.append(.typeInvalid("\(field).resources.\(part)", expected: "map of quantities", got: map))
                     continue
                 }
-                for (name, value) in members where Quantity.from(value) == nil {
-                    causes.append(.invalid("\(field).resources.\(part)[\(name)]", value, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' and be non-negative"))
+                for (name, value) in members {
+                    if case .failure(let problem) = Quantity.checked(value) {
+                        causes.append(.invalid("\(field).resources.\(part)[\(name)]", value, problem.message))
+                    }
                 }
             }
             if let requests = resources["requests"]?.objectValue, let limits = resources["limits"]?.objectValue {
@@ -278,6 +292,49 @@ public struct PodStrategy: ResourceStrategy {
                     }
                 }
             }
+        }
+    }
+
+    /// A probe: exactly one handler with a valid port, and timings in Kubernetes' int32 ranges.
+    static func validateProbe(_ probe: JSON?, field: String, into causes: inout [FieldCause]) {
+        guard let probe, !probe.isNull else { return }
+        guard case .object = probe else {
+            causes.append(.typeInvalid(field, expected: "object", got: probe))
+            return
+        }
+        let int32 = Int64(Int32.max)
+        CommonSchemas.checkInteger(probe["initialDelaySeconds"], "\(field).initialDelaySeconds", in: 0...int32, into: &causes)
+        CommonSchemas.checkInteger(probe["periodSeconds"], "\(field).periodSeconds", in: 1...int32, into: &causes)
+        CommonSchemas.checkInteger(probe["timeoutSeconds"], "\(field).timeoutSeconds", in: 1...int32, into: &causes)
+        CommonSchemas.checkInteger(probe["successThreshold"], "\(field).successThreshold", in: 1...int32, into: &causes)
+        CommonSchemas.checkInteger(probe["failureThreshold"], "\(field).failureThreshold", in: 1...int32, into: &causes)
+        CommonSchemas.checkInteger(probe["terminationGracePeriodSeconds"], "\(field).terminationGracePeriodSeconds", in: 1...maximumGracePeriodSeconds, into: &causes)
+        let handlers = ["exec", "httpGet", "tcpSocket", "grpc"].filter { probe[$0] != nil && probe[$0]?.isNull == false }
+        if handlers.count != 1 {
+            causes.append(handlers.isEmpty ? .required(field, "must specify a handler type")
+                          : .forbidden("\(field).\(handlers[1])", "may not specify more than 1 handler type"))
+        }
+        for handler in ["httpGet", "tcpSocket"] {
+            guard let action = probe[handler], !action.isNull else { continue }
+            guard case .object = action else {
+                causes.append(.typeInvalid("\(field).\(handler)", expected: "object", got: action))
+                continue
+            }
+            switch action["port"] {
+            case .int(let number)?:
+                if !(1...65535).contains(number) { causes.append(.invalid("\(field).\(handler).port", .int(number), "must be between 1 and 65535, inclusive")) }
+            case .string(let name)?:
+                if name.isEmpty || name.utf8.count > 15 || NameRules.dns1123LabelError(name) != nil {
+                    causes.append(.invalid("\(field).\(handler).port", .string(name), "must contain at least one letter (a-z) and be no more than 15 characters (an IANA service name)"))
+                }
+            case let other?:
+                causes.append(.typeInvalid("\(field).\(handler).port", expected: "integer or string", got: other))
+            case nil:
+                causes.append(.required("\(field).\(handler).port"))
+            }
+        }
+        if let command = probe[path: ["exec", "command"]], !command.isNull, command.arrayValue?.allSatisfy({ $0.stringValue != nil }) != true {
+            causes.append(.typeInvalid("\(field).exec.command", expected: "array of strings", got: command))
         }
     }
 
@@ -329,7 +386,7 @@ public struct PodStrategy: ResourceStrategy {
                 let containers = pod[path: ["spec", "containers"]]?.arrayValue ?? []
                 let statuses = pod[path: ["status", "containerStatuses"]]?.arrayValue ?? []
                 let ready = statuses.filter { $0["ready"]?.boolValue == true }.count
-                let restarts = statuses.reduce(Int64(0)) { $0 + ($1["restartCount"]?.intValue ?? 0) }
+                let restarts = statuses.map { $0["restartCount"]?.intValue ?? 0 }.saturatingSum()
                 var reason = pod[path: ["status", "reason"]]?.stringValue ?? pod[path: ["status", "phase"]]?.stringValue ?? "Unknown"
                 for status in statuses {
                     if let waiting = status[path: ["state", "waiting", "reason"]]?.stringValue, !waiting.isEmpty { reason = waiting }

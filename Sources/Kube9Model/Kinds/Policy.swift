@@ -10,6 +10,15 @@ public struct PolicyStrategy: ResourceStrategy {
     /// The largest source accepted, in bytes.
     public static let maximumSourceBytes = 512 * 1024
 
+    /// The bounds of each `spec.budget` field: (field, minimum, maximum). The maximums keep one
+    /// call from holding a Lua thread or the machine's memory for long: at most 1e9 VM
+    /// instructions, 5 s of wall clock and 256 MiB per state.
+    public static let budgetBounds: [(field: String, minimum: Int64, maximum: Int64)] = [
+        ("instructions", 1000, 1_000_000_000),
+        ("timeoutMilliseconds", 1, 5000),
+        ("memoryBytes", 1 << 20, 256 << 20),
+    ]
+
     public let type = ResourceType(
         group: "kube9.io", version: "v1", resource: "policies", singular: "policy", kind: "Policy", namespaced: false,
         shortNames: ["pol"], selectableFields: ["spec.slot"])
@@ -46,17 +55,12 @@ public struct PolicyStrategy: ResourceStrategy {
                 causes.append(FieldCause(reason: "FieldValueTooLong", field: "spec.source", message: "Too long: must have at most \(Self.maximumSourceBytes) bytes"))
             }
         } else {
-            causes.append(source == nil ? .required("spec.source", "the Lua source of the policy") : .typeInvalid("spec.source", expected: "string", got: source!))
+            causes.append(source.map { .typeInvalid("spec.source", expected: "string", got: $0) } ?? .required("spec.source", "the Lua source of the policy"))
         }
         if let budget = object[path: ["spec", "budget"]], !budget.isNull {
             if case .object = budget {
-                for (field, minimum) in [("instructions", Int64(1000)), ("timeoutMilliseconds", Int64(1)), ("memoryBytes", Int64(1 << 20))] {
-                    guard let value = budget[field], !value.isNull else { continue }
-                    if let number = value.intValue {
-                        if number < minimum { causes.append(.invalid("spec.budget.\(field)", value, "must be at least \(minimum)")) }
-                    } else {
-                        causes.append(.typeInvalid("spec.budget.\(field)", expected: "integer", got: value))
-                    }
+                for bound in Self.budgetBounds {
+                    CommonSchemas.checkInteger(budget[bound.field], "spec.budget.\(bound.field)", in: bound.minimum...bound.maximum, into: &causes)
                 }
             } else {
                 causes.append(.typeInvalid("spec.budget", expected: "object", got: budget))
@@ -93,9 +97,9 @@ public struct PolicyStrategy: ResourceStrategy {
                 SchemaField("failurePolicy", .string, "Informational: the slot's failure policy always applies (FailClosed, LeavePending, RoundRobin, KeepCurrent)."),
             ]),
             SchemaDefinition(p + "PolicyBudget", "PolicyBudget limits one call of a hook.", fields: [
-                SchemaField("instructions", .integer, "Lua VM instructions per call (at least 1000)."),
-                SchemaField("timeoutMilliseconds", .integer, "Wall-clock milliseconds per call."),
-                SchemaField("memoryBytes", .integer, "Memory cap of each Lua state of the policy (at least 1 MiB)."),
+                SchemaField("instructions", .integer, "Lua VM instructions per call (1000 to 1000000000)."),
+                SchemaField("timeoutMilliseconds", .integer, "Wall-clock milliseconds per call (1 to 5000)."),
+                SchemaField("memoryBytes", .integer, "Memory cap of each Lua state of the policy (1 MiB to 256 MiB)."),
             ]),
         ]
     }

@@ -1,9 +1,8 @@
-import Kube9Model
-
 /// Decodes the Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown) that stock kubectl
 /// sends for `create namespace`, and turns the kinds kube9 understands into JSON.
-/// Anything else is refused with 415 naming the kind.
-enum ProtobufBody {
+/// Anything else is refused with 415 naming the kind. Every length and number read is checked
+/// against the bytes there are, so no body can make it read out of bounds or trap.
+public enum ProtobufBody {
     static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
 
     struct Reader {
@@ -19,11 +18,13 @@ enum ProtobufBody {
 
         var atEnd: Bool { index >= end }
 
+        /// A base-128 varint of at most 10 bytes (64 bits); longer or truncated ones are refused.
         mutating func varint() throws(APIError) -> UInt64 {
             var result: UInt64 = 0
             var shift: UInt64 = 0
             while true {
-                guard index < end, shift < 64 else { throw APIError.badRequest("malformed protobuf body: truncated varint") }
+                guard index < end else { throw APIError.badRequest("malformed protobuf body: truncated varint") }
+                guard shift < 64 else { throw APIError.badRequest("malformed protobuf body: varint longer than 10 bytes") }
                 let byte = bytes[index]
                 index += 1
                 result |= UInt64(byte & 0x7F) << shift
@@ -35,22 +36,26 @@ enum ProtobufBody {
         /// The next field: number, wire type and for length-delimited fields the byte range.
         mutating func field() throws(APIError) -> (number: Int, wireType: Int, range: Range<Int>?, value: UInt64) {
             let tag = try varint()
+            // Field numbers are at most 2^29 - 1; anything else is not a protobuf message.
+            guard tag >> 3 <= 536_870_911, tag >> 3 > 0 else { throw APIError.badRequest("malformed protobuf body: invalid field number") }
             let number = Int(tag >> 3)
             let wireType = Int(tag & 7)
+            let remaining = end - index
             switch wireType {
             case 0: return (number, wireType, nil, try varint())
             case 1:
-                guard index + 8 <= end else { throw APIError.badRequest("malformed protobuf body: truncated fixed64") }
+                guard remaining >= 8 else { throw APIError.badRequest("malformed protobuf body: truncated fixed64") }
                 index += 8
                 return (number, wireType, nil, 0)
             case 2:
-                let length = Int(try varint())
-                guard length >= 0, index + length <= end else { throw APIError.badRequest("malformed protobuf body: length exceeds message") }
+                let declared = try varint()
+                guard declared <= UInt64(end - index) else { throw APIError.badRequest("malformed protobuf body: length exceeds message") }
+                let length = Int(declared)
                 let range = index..<(index + length)
                 index += length
                 return (number, wireType, range, 0)
             case 5:
-                guard index + 4 <= end else { throw APIError.badRequest("malformed protobuf body: truncated fixed32") }
+                guard remaining >= 4 else { throw APIError.badRequest("malformed protobuf body: truncated fixed32") }
                 index += 4
                 return (number, wireType, nil, 0)
             default:
@@ -62,7 +67,7 @@ enum ProtobufBody {
     }
 
     /// Decodes an envelope into a JSON object of the kind it carries.
-    static func decode(_ bytes: [UInt8]) throws(APIError) -> JSON {
+    public static func decode(_ bytes: [UInt8]) throws(APIError) -> JSON {
         guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
             throw APIError.badRequest("malformed protobuf body: missing the k8s envelope prefix")
         }

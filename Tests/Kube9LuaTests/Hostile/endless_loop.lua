@@ -1,0 +1,2 @@
+-- expect: killed
+while true do end

@@ -1,0 +1,2 @@
+-- expect: killed
+("abc"):gsub(".", function() while true do end end)

@@ -1,0 +1,3 @@
+-- expect: error only text chunks
+local f, message = load("\27Lua", "=bin", "b")
+assert(f, message)

@@ -1,0 +1,3 @@
+-- expect: killed
+local s = string.rep("x", 3000000)
+while true do local n = utf8.len(s) end

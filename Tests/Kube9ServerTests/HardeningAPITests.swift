@@ -1,0 +1,204 @@
+import Foundation
+import Kube9Model
+@testable import Kube9Server
+import Testing
+
+/// K5: requests that used to crash or stall the server, each a named regression test run
+/// in-process. Every one gets a 4xx naming what is wrong, and the server keeps serving.
+@Suite("hardening: hostile requests get 4xx", .serialized)
+struct HardeningAPITests {
+    static let pods = "/api/v1/namespaces/default/pods"
+
+    @Test("a Pod whose image is ':' is created (the defaulting force-unwrapped its tag)")
+    func imageColon() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            let reply = try await server.call(.post, Self.pods, json: podJSON("colon", image: ":"))
+            #expect(reply.status == 201, "\(reply.text)")
+            #expect(reply.json[path: ["spec", "containers"]]?.arrayValue?.first?["imagePullPolicy"] == "Always")
+            for image in [":", "a:", ":b", "x/:", "host:5000/", "busybox:1.36", "a/b:c@sha256:x"] {
+                let named = try await server.call(.post, Self.pods, json: podJSON("i\(abs(image.hashValue) % 100000)", image: image))
+                #expect(named.status == 201, "\(image): \(named.text)")
+            }
+            #expect(try await server.call(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test("quantities too large to hold are 422 naming the field", arguments: [
+        JSON.string("1e300"), .string("10000000000000000"), .double(1e300), .int(9_223_372_036_854_775_807), .string("9e30"), .string("1Ei"),
+    ])
+    func hugeQuantities(_ quantity: JSON) async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            let reply = try await server.call(.post, Self.pods, json: podJSON("q", resources: ["requests": ["cpu": quantity]]))
+            #expect(reply.status == 422, "\(reply.text)")
+            #expect(reply.json[path: ["details", "causes"]]?.arrayValue?.first?["field"] == "spec.containers[0].resources.requests[cpu]")
+            let node: JSON = ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "n"], "status": ["capacity": ["memory": quantity]]]
+            let nodeReply = try await server.call(.post, "/api/v1/nodes", json: node)
+            #expect(nodeReply.status == 422, "\(nodeReply.text)")
+        }
+    }
+
+    @Test("requests summed over many containers saturate instead of trapping (scheduler, tables, v0 listings)")
+    func summedRequests() async throws {
+        try await InProcessServer.with(scheduler: true) { server in
+            let node: JSON = ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "big"],
+                              "status": ["capacity": ["cpu": "9e15", "memory": "1Pi", "pods": "110"], "conditions": [["type": "Ready", "status": "True"]]]]
+            #expect(try await server.call(.post, "/api/v1/nodes", json: node).status == 201)
+            var containers: [JSON] = []
+            for index in 0..<40 {
+                containers.append(["name": .string("c\(index)"), "image": "busybox", "resources": ["requests": ["cpu": "9e15", "memory": "7Pi"]]])
+            }
+            let pod: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "sum"], "spec": ["containers": .array(containers)]]
+            #expect(try await server.call(.post, Self.pods, json: pod).status == 201)
+            var restarts = podJSON("restarts")
+            restarts["status"] = ["containerStatuses": [["name": "a", "image": "b", "imageID": "", "ready": true, "restartCount": .int(.max)],
+                                                        ["name": "c", "image": "b", "imageID": "", "ready": true, "restartCount": .int(.max)]]]
+            #expect(try await server.call(.post, Self.pods, json: restarts).status == 201)
+            _ = try await server.call(.put, "\(Self.pods)/restarts/status", json: restarts)
+            try await Task.sleep(for: .milliseconds(300))
+            let table = try await server.call(.get, Self.pods, headers: [("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")])
+            #expect(table.status == 200)
+            #expect(try await server.call(.get, "/nodes/").status == 200)
+            #expect(try await server.call(.get, "/pods/").status == 200)
+            #expect(try await server.call(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test("a grace period near Int64.max is 400 (delete) or 422 (spec), not an overflow")
+    func hugeGracePeriod() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            var pod = podJSON("g")
+            pod[path: ["spec", "nodeName"]] = "somewhere"
+            #expect(try await server.call(.post, Self.pods, json: pod).status == 201)
+            let query = try await server.call(.delete, "\(Self.pods)/g?gracePeriodSeconds=9223372036854775807")
+            #expect(query.status == 400, "\(query.text)")
+            #expect(query.text.contains("gracePeriodSeconds"))
+            let body = try await server.call(.delete, "\(Self.pods)/g", json: ["gracePeriodSeconds": .int(.max)])
+            #expect(body.status == 400, "\(body.text)")
+            let negative = try await server.call(.delete, "\(Self.pods)/g?gracePeriodSeconds=-9223372036854775808")
+            #expect(negative.status == 400)
+            var spec = podJSON("s")
+            spec[path: ["spec", "terminationGracePeriodSeconds"]] = .int(.max)
+            let created = try await server.call(.post, Self.pods, json: spec)
+            #expect(created.status == 422)
+            #expect(created.json[path: ["details", "causes"]]?.arrayValue?.first?["field"] == "spec.terminationGracePeriodSeconds")
+            let ok = try await server.call(.delete, "\(Self.pods)/g?gracePeriodSeconds=2147483647")
+            #expect(ok.status == 200, "\(ok.text)")
+        }
+    }
+
+    @Test("protobuf bodies with long or lying varints are 400", arguments: [
+        [UInt8](repeating: 0xFF, count: 11) + [0x01],                      // a varint longer than 10 bytes
+        [0x0A] + [UInt8](repeating: 0xFF, count: 9) + [0x01],              // a length of 2^64 - 1
+        [0x0A, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],  // a length of 2^63
+        [0x0A, 0x7F],                                                      // a length past the end
+        [0x07], [0x0B], [0x00, 0x00],                                      // bad wire types and field 0
+    ])
+    func protobufVarints(_ payload: [UInt8]) async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            let reply = try await server.call(.post, "/api/v1/namespaces", [0x6B, 0x38, 0x73, 0x00] + payload,
+                                              contentType: "application/vnd.kubernetes.protobuf")
+            #expect(reply.status == 400, "\(reply.text)")
+            #expect(try await server.call(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test("a patch cannot make an object the server could not load again; restarts load every object")
+    func unloadableObjects() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kube9-reload-\(UUID().uuidString)").path
+        try await InProcessServer.with(dataDirectory: directory, scheduler: false) { server in
+            #expect(try await server.call(.post, Self.pods, json: podJSON("deep")).status == 201)
+            // The body nests 100 deep (the parser's limit); copying a value into itself makes the object deeper.
+            let nested = String(repeating: "[", count: 97) + String(repeating: "]", count: 97)
+            let patch = #"[{"op":"add","path":"/spec/x","value":{"y":\#(nested)}},{"op":"copy","from":"/spec/x","path":"/spec/x/z"}]"#
+            let reply = try await server.call(.patch, "\(Self.pods)/deep", text: patch, contentType: "application/json-patch+json")
+            #expect(reply.status == 422, "\(reply.text)")
+            let merge = "{\"spec\":{\"a\":" + String(repeating: "{\"a\":", count: 97) + "1" + String(repeating: "}", count: 99)
+            let merged = try await server.call(.patch, "\(Self.pods)/deep", text: merge, contentType: "application/merge-patch+json")
+            #expect(merged.status == 422 || merged.status == 400, "\(merged.text)")
+        }
+        // The same data directory starts again with every object.
+        try await InProcessServer.with(dataDirectory: directory, scheduler: false) { server in
+            let reloaded = try await server.call(.get, "\(Self.pods)/deep")
+            #expect(reloaded.status == 200)
+        }
+    }
+
+    @Test("JSON patch copies cannot multiply memory; too many operations are refused")
+    func patchCopies() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            var pod = podJSON("copies")
+            pod[path: ["metadata", "annotations"]] = ["a": .string(String(repeating: "x", count: 100_000))]
+            #expect(try await server.call(.post, Self.pods, json: pod).status == 201)
+            var operations: [JSON] = [["op": "add", "path": "/metadata/labels", "value": .emptyObject]]
+            for index in 0..<40 {
+                operations.append(["op": "copy", "from": "/metadata/annotations", "path": .string("/metadata/annotations\(index % 2 == 0 ? "" : "")/c\(index)")])
+                operations.append(["op": "copy", "from": "/metadata", "path": .string("/spec/m\(index)")])
+            }
+            let reply = try await server.call(.patch, "\(Self.pods)/copies", JSON.array(operations).serialized(), contentType: "application/json-patch+json")
+            #expect(reply.status == 422, "\(reply.text.prefix(300))")
+            let many = JSON.array((0..<10_001).map { _ in ["op": "test", "path": "/kind", "value": "Pod"] })
+            let tooMany = try await server.call(.patch, "\(Self.pods)/copies", many.serialized(), contentType: "application/json-patch+json")
+            #expect(tooMany.status == 422, "\(tooMany.text.prefix(300))")
+            #expect(try await server.call(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test("strategic merge lists of 50,000 elements merge in linear time")
+    func largeStrategicMerge() async throws {
+        let elements = (0..<50_000).map { JSON.object(["name": .string("e\($0)"), "value": .int(Int64($0))]) }
+        let order = (0..<50_000).reversed().map { JSON.object(["name": .string("e\($0)")]) }
+        let target: JSON = ["spec": ["containers": .array(elements)]]
+        let patch: JSON = ["spec": ["containers": .array(elements.map { var element = $0; element["value"] = 0; return element }),
+                                    "$setElementOrder/containers": .array(order)]]
+        let start = ContinuousClock.now
+        let merged = try Patcher.strategicMerge(target, patch, mergeKeys: PodStrategy().mergeKeys)
+        #expect(merged[path: ["spec", "containers"]]?.arrayValue?.first?["name"] == "e49999")
+        #expect(ContinuousClock.now - start < .seconds(20), "quadratic merging took minutes before")
+    }
+
+    @Test("Status details list name, group, kind in Kubernetes' order")
+    func statusDetailsOrder() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            let reply = try await server.call(.get, "/apis/coordination.k8s.io/v1/namespaces/default/leases/missing")
+            #expect(reply.status == 404)
+            #expect(reply.text.contains(#""details":{"name":"missing","group":"coordination.k8s.io","kind":"leases"}"#), "\(reply.text)")
+            let invalid = try await server.call(.post, "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+                                                json: ["metadata": ["name": "l"], "spec": ["leaseDurationSeconds": -1]])
+            #expect(invalid.text.contains(#""details":{"name":"l","group":"coordination.k8s.io","kind":"Lease","causes":"#), "\(invalid.text)")
+        }
+    }
+
+    @Test("fields of the wrong JSON type are 422 naming them; nodeInfo is filled as clients require")
+    func typedFields() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            var pod = podJSON("typed")
+            pod[path: ["spec", "containers"]] = [["name": "c", "image": "x", "ports": [["containerPort": "eighty"]]]]
+            let reply = try await server.call(.post, Self.pods, json: pod)
+            #expect(reply.status == 422)
+            var status = podJSON("status-typed")
+            #expect(try await server.call(.post, Self.pods, json: status).status == 201)
+            status["status"] = ["containerStatuses": [["name": "c", "ready": "yes"]]]
+            let written = try await server.call(.put, "\(Self.pods)/status-typed/status", json: status)
+            #expect(written.status == 422, "\(written.text)")
+            let fields = Set(written.json[path: ["details", "causes"]]?.arrayValue?.compactMap { $0["field"]?.stringValue } ?? [])
+            #expect(fields.isSuperset(of: ["status.containerStatuses[0].ready", "status.containerStatuses[0].image", "status.containerStatuses[0].restartCount"]))
+            let node: JSON = ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "info"],
+                              "status": ["nodeInfo": ["kubeletVersion": "v1"], "daemonEndpoints": ["kubeletEndpoint": .emptyObject]]]
+            let created = try await server.call(.post, "/api/v1/nodes", json: node)
+            #expect(created.status == 201, "\(created.text)")
+            for field in NodeStrategy.nodeInfoFields { #expect(created.json[path: ["status", "nodeInfo", field]]?.stringValue != nil, "\(field)") }
+            #expect(created.json[path: ["status", "daemonEndpoints", "kubeletEndpoint", "Port"]] == 0)
+        }
+    }
+
+    @Test("watch timeoutSeconds far past a year is accepted and cut to a year")
+    func hugeWatchTimeout() async throws {
+        #expect(APIHandler.maximumWatchSeconds == 365 * 24 * 3600)
+        try await InProcessServer.with(scheduler: false) { server in
+            let bad = try await server.call(.get, "\(Self.pods)?watch=1&timeoutSeconds=-1")
+            #expect(bad.status == 400)
+            let overflow = try await server.call(.get, "\(Self.pods)?watch=1&timeoutSeconds=99999999999999999999")
+            #expect(overflow.status == 400)
+        }
+    }
+}
