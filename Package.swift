@@ -51,7 +51,7 @@ let package = Package(
             exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Scheduler",
-            dependencies: ["Kube9Controllers", "Kube9Policy", "Kube9Lua", "Kube9Model", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Kube9Controllers", "Kube9Policy", "Kube9Lua", "Kube9Threads", "Kube9Model", .product(name: "Logging", package: "swift-log")],
             exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Agent",
@@ -85,7 +85,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            exclude: ["README.md"], swiftSettings: strict),
+            exclude: ["README.md", "KubeNineV0/README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Client",
             dependencies: ["Kube9Model", "CCurl", "Kube9Threads"],

@@ -77,6 +77,12 @@ static int kube9_trampoline(lua_State *L) {
     int count = g_dispatch(L, kube9_lua_get_context(L), id);
     limits->in_swift = was_in_swift;
     if (count < 0) return lua_error(L); /* message pushed by Swift; raised here, after Swift returned */
+    /* Swift ran outside the hook and outside the memory cap: charge the call, and end it now if
+       its deadline passed or what Swift pushed took the state past its cap. */
+    if (!was_in_swift && limits->armed && limits->memory_limit > 0 && limits->memory_used > limits->memory_limit && !limits->killed) {
+        limits->killed = KUBE9_LUA_KILLED_MEMORY;
+    }
+    if (!was_in_swift) kube9_lua_charge(L, 1);
     return count;
 }
 

@@ -36,7 +36,8 @@ public enum ProbeRunner {
         if result == 0 { return true }
         guard errno == EINPROGRESS else { return false }
         var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-        guard poll(&poller, 1, Int32(timeoutSeconds * 1000)) == 1 else { return false }
+        let milliseconds = Int32(clamping: Int64(checkedRounding: min(timeoutSeconds * 1000, Double(Int32.max))) ?? 1000)
+        guard poll(&poller, 1, milliseconds) == 1 else { return false }
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)

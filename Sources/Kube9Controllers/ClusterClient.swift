@@ -24,6 +24,21 @@ public protocol ClusterClient: Sendable {
     func bind(namespace: String, pod: String, node: String) async throws
     /// Records a core/v1 Event about `object`.
     func event(about object: JSON, type: String, reason: String, message: String, component: String) async
+    /// Objects of a kind now, and every change after them (nothing missed, nothing twice). The
+    /// stream ends when the client falls too far behind or the store closes: list again.
+    func listAndWatch(_ type: ResourceType) throws -> (objects: [JSON], changes: AsyncStream<ClusterChange>)
+}
+
+/// One change of an object, as a watch reports it.
+public struct ClusterChange: Sendable {
+    public enum Kind: Sendable { case added, modified, deleted }
+    public var kind: Kind
+    /// The object after the change (for a deletion, as it was last).
+    public var object: JSON
+    public init(kind: Kind, object: JSON) {
+        self.kind = kind
+        self.object = object
+    }
 }
 
 /// Condition helpers shared by controllers.

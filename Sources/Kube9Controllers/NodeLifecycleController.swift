@@ -88,7 +88,9 @@ public final class NodeLifecycleController: Sendable {
                     state[name] = now  // marked by an earlier server run: the timeout starts now
                     return now
                 }
-                if now - since >= eviction { await evictPods(from: name) }
+                // Kube-9's nodes keep their pods until they fail permanently (its own state machine
+                // moves them then): only agents' nodes are evicted for silence.
+                if now - since >= eviction, !NodeStrategy.isKubeNineNode(node) { await evictPods(from: name) }
             } else if readyStatus == "Unknown" || hasUnreachableTaint(node) {
                 unreachableSince.withLock { $0[name] = nil }
                 await markReachable(node)

@@ -45,8 +45,14 @@ public final class LuaState {
     public static let maximumConvertedValues = 1_000_000
     /// Limits of the host's own calls (the PDK prelude, helper lookups): generous, but never none.
     public static let hostCallLimits = LuaCallLimits(instructions: 50_000_000, timeoutSeconds: 10)
-    /// Values converted so far by the conversion in progress.
-    private var convertedValues = 0
+    /// The most string bytes one conversion from Lua to Swift may copy (a string Lua holds once
+    /// is copied every time a table refers to it).
+    public static let maximumConvertedBytes = 64 << 20
+    /// Values and string bytes converted so far by the conversion in progress.
+    private var convertedValues = 0 {
+        didSet { if convertedValues == 0 { convertedBytes = 0 } }
+    }
+    private var convertedBytes = 0
 
     private static let dispatchInstalled: Bool = {
         kube9_lua_set_dispatch { state, context, functionID in
@@ -218,7 +224,7 @@ public final class LuaState {
         default: kind = status == LUA_ERRMEM ? .memory : .runtime
         }
         var error = popError(kind: kind)
-        if kind == .memory, !error.message.contains("memory") { error.message = "kube9: memory limit exceeded (\(error.message))" }
+        if kind == .memory, !error.message.contains("memory limit") { error.message = "kube9: memory limit exceeded (\(error.message))" }
         // Return the memory a failed call left behind, so the next call starts clean.
         _ = kube9_lua_collect(state)
         throw error
@@ -450,6 +456,10 @@ public final class LuaState {
         case LUA_TSTRING:
             var length = 0
             guard let pointer = kube9_lua_tolstring(state, absolute, &length) else { return .string("") }
+            convertedBytes += length
+            guard convertedBytes <= Self.maximumConvertedBytes else {
+                throw LuaError(kind: .value, message: "the value holds more than \(Self.maximumConvertedBytes) bytes of strings")
+            }
             return .string(String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self))
         case LUA_TTABLE:
             guard depth < Self.maximumDepth else {

@@ -64,7 +64,7 @@ public enum Patcher {
     public static let maximumJSONPatchGrowth = 8 * 1024 * 1024
     /// The most element moves (inserting into or removing from the middle of a list or an
     /// ordered object shifts what follows) one JSON patch may cost.
-    public static let maximumJSONPatchWork = 50_000_000
+    public static let maximumJSONPatchWork = 10_000_000
 
     /// Applies an RFC 6902 operation list.
     public static func jsonPatch(_ target: JSON, _ patch: JSON) throws(APIError) -> JSON {
@@ -79,6 +79,15 @@ public enum Patcher {
         var document = target
         var growth = 0
         var work = 0
+        // Nothing a patch builds may nest deeper than the parser reads: the document would not
+        // load again, and recursion over it would be unbounded.
+        func checkDepth(_ value: JSON, at pointer: [String], path: String) throws(APIError) {
+            if pointer.count + value.depth(limit: JSON.maximumDepth) > JSON.maximumDepth {
+                throw APIError.invalid(kind: "", group: "", name: "", causes: [
+                    FieldCause(reason: "FieldValueInvalid", field: path, message: "json patch: the result would nest deeper than \(JSON.maximumDepth) levels")
+                ])
+            }
+        }
         func grow(by value: JSON, path: String) throws(APIError) {
             let room = maximumJSONPatchGrowth - growth
             guard let size = value.serializedSize(limit: room) else {
@@ -96,6 +105,7 @@ public enum Patcher {
                 throw APIError.badRequest("json patch operation \(index) (\(op)) has no \"path\"")
             }
             let pointer = try parsePointer(path)
+            if pointer.count > JSON.maximumDepth { throw missing(path) }
             if work > maximumJSONPatchWork {
                 throw APIError.invalid(kind: "", group: "", name: "", causes: [
                     FieldCause(reason: "FieldValueInvalid", field: path, message: "json patch is too expensive to apply (more than \(maximumJSONPatchWork) element moves)")
@@ -104,11 +114,13 @@ public enum Patcher {
             switch op {
             case "add":
                 guard let value = operation["value"] else { throw APIError.badRequest("json patch add at \(path) has no value") }
+                try checkDepth(value, at: pointer, path: path)
                 try grow(by: value, path: path)
                 try insert(value, at: pointer[...], in: &document, replacing: false, path: path, work: &work)
             case "replace":
                 guard let value = operation["value"] else { throw APIError.badRequest("json patch replace at \(path) has no value") }
                 _ = try read(pointer, in: document, path: path)
+                try checkDepth(value, at: pointer, path: path)
                 try grow(by: value, path: path)
                 try insert(value, at: pointer[...], in: &document, replacing: true, path: path, work: &work)
             case "remove":
@@ -128,6 +140,7 @@ public enum Patcher {
                     value = try read(fromPointer, in: document, path: from)
                     try grow(by: value, path: path)
                 }
+                try checkDepth(value, at: pointer, path: path)
                 try insert(value, at: pointer[...], in: &document, replacing: false, path: path, work: &work)
             case "test":
                 let expected = operation["value"] ?? .null

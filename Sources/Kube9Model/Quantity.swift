@@ -52,14 +52,20 @@ public struct Quantity: Sendable, Hashable, Comparable, CustomStringConvertible 
         guard text.utf8.count <= 64 else { return .failure(.syntax) }
         var body = Substring(text)
         var multiplier: Double = 1
-        for (suffix, factor) in suffixes where body.hasSuffix(suffix) {
+        // Suffixes compared as bytes (String.hasSuffix walks grapheme clusters: slow in a scheduler pass).
+        let bytes = text.utf8
+        for (suffix, factor) in suffixes where bytes.count >= suffix.utf8.count && bytes.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) {
             body = body.dropLast(suffix.count)
             multiplier = factor
             break
         }
         if multiplier == 1, let exponentIndex = body.firstIndex(where: { $0 == "e" || $0 == "E" }) {
             let exponentText = body[body.index(after: exponentIndex)...]
-            guard let exponent = Int(exponentText), exponentText.allSatisfy({ $0.isASCII }) else { return .failure(.syntax) }
+            // At most a sign and three digits: abs() of a huge exponent would trap, and anything past ±30 is out of range anyway.
+            guard exponentText.utf8.count <= 4, let exponent = Int(exponentText), exponentText.allSatisfy({ $0.isASCII }) else {
+                let digits = exponentText.filter { $0.isASCII && $0.isNumber }
+                return .failure(digits.count != exponentText.utf8.count - (exponentText.hasPrefix("+") ? 1 : 0) ? .syntax : .tooLarge)
+            }
             guard abs(exponent) <= 30 else { return .failure(exponent > 0 ? .tooLarge : .syntax) }
             body = body[..<exponentIndex]
             multiplier = pow10(exponent)

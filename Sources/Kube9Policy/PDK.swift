@@ -50,6 +50,10 @@ extension LuaValue {
 public enum PDK {
     /// The api level policies declare with `api = 1`.
     public static let apiLevel: Int64 = 1
+    /// The longest line `kube9.log.*` and `print` write (longer ones are cut).
+    public static let maximumLogBytes = 16 * 1024
+    /// The longest text `kube9.json.decode` reads.
+    public static let maximumDecodeBytes = 4 << 20
 
     /// The host's own Lua functions in a state, taken when the PDK is installed (before any
     /// policy code runs, so a policy that overwrites globals cannot change what they are).
@@ -75,7 +79,8 @@ public enum PDK {
         var library = LuaState.Library()
         extend?(&library)
         library.function("_print") { arguments throws(LuaError) in
-            let line = arguments.first?.stringValue ?? ""
+            var line = arguments.first?.stringValue ?? ""
+            if line.utf8.count > Self.maximumLogBytes { line = String(decoding: Array(line.utf8.prefix(Self.maximumLogBytes)), as: UTF8.self) + " …" }
             switch printTarget {
             case .log: logger.info("\(line)", metadata: ["policy": "\(policy)", "source": "print"])
             case .console(let write): write(line)
@@ -85,7 +90,8 @@ public enum PDK {
         library.value("api", .integer(apiLevel))
         for level in ["debug", "info", "warn", "error"] {
             library.function("log.\(level)") { arguments throws(LuaError) in
-                let message = arguments.map { $0.stringValue ?? $0.json.text }.joined(separator: " ")
+                var message = arguments.map { $0.stringValue ?? $0.json.text }.joined(separator: " ")
+                if message.utf8.count > Self.maximumLogBytes { message = String(decoding: Array(message.utf8.prefix(Self.maximumLogBytes)), as: UTF8.self) + " …" }
                 let logLevel: Logger.Level = level == "warn" ? .warning : Logger.Level(rawValue: level) ?? .info
                 logger.log(level: logLevel, "\(message)", metadata: ["policy": "\(policy)"])
                 return []
@@ -96,6 +102,9 @@ public enum PDK {
         }
         library.function("json.decode") { arguments throws(LuaError) in
             guard let text = arguments.first?.stringValue else { throw LuaError(kind: .value, message: "kube9.json.decode expects a string") }
+            guard text.utf8.count <= Self.maximumDecodeBytes else {
+                return [.nil, .string("kube9.json.decode takes at most \(Self.maximumDecodeBytes) bytes")]
+            }
             do {
                 return [LuaValue(json: try JSON.parse(text))]
             } catch {

@@ -22,7 +22,7 @@ public struct SchedulingDecision: Sendable, Equatable {
     /// The decision as a Lua/JSON-friendly value: {node=…, scores={…}, reasons={…}}.
     public var value: LuaValue {
         var map: [String: LuaValue] = [
-            "scores": .map(scores.mapValues { $0.rounded() == $0 ? .integer(Int64($0)) : .number($0) }),
+            "scores": .map(scores.mapValues { Int64(exactly: $0).map(LuaValue.integer) ?? .number($0) }),
             "reasons": .map(reasons.mapValues { .string($0) }),
         ]
         if let node { map["node"] = .string(node) }

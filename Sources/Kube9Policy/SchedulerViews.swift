@@ -31,10 +31,47 @@ public enum SchedulerViews {
             "labels": .map(ObjectMeta.labels(of: pod).mapValues { .string($0) }),
             "requests": ["cpu": .number(Double(cpu) / 1000), "memory": .integer(memory), "pods": 1],
         ]
-        if let selector = pod[path: ["spec", "nodeSelector"]], case .object = selector { view["node_selector"] = LuaValue(json: selector) }
-        if let tolerations = pod[path: ["spec", "tolerations"]], case .array = tolerations { view["tolerations"] = LuaValue(json: tolerations) }
-        if let terms = NodeAffinity.requiredTerms(of: pod) { view["node_affinity"] = LuaValue(json: .array(terms)) }
+        // Views carry only the typed fields the API defines, capped in number: whatever else a
+        // client stored (unknown fields, deep values) never reaches the policy's state.
+        if let selector = pod[path: ["spec", "nodeSelector"]]?.objectValue {
+            var map: [String: LuaValue] = [:]
+            for (key, value) in selector.prefix(maximumListItems) { if let text = value.stringValue { map[key] = .string(text) } }
+            view["node_selector"] = .map(map)
+        }
+        if let tolerations = pod[path: ["spec", "tolerations"]]?.arrayValue {
+            view["tolerations"] = .array(tolerations.prefix(maximumListItems).map { toleration in
+                var fields = strings(toleration, ["key", "operator", "value", "effect"])
+                if let seconds = toleration["tolerationSeconds"]?.intValue { fields["tolerationSeconds"] = .integer(seconds) }
+                return .map(fields)
+            })
+        }
+        if let terms = NodeAffinity.requiredTerms(of: pod) {
+            view["node_affinity"] = .array(terms.prefix(maximumListItems).map { term in
+                var fields: [String: LuaValue] = [:]
+                for list in ["matchExpressions", "matchFields"] {
+                    guard let expressions = term[list]?.arrayValue else { continue }
+                    fields[list] = .array(expressions.prefix(maximumListItems).map { expression in
+                        var entry = strings(expression, ["key", "operator"])
+                        if let values = expression["values"]?.arrayValue {
+                            entry["values"] = .array(values.prefix(maximumListItems).compactMap { $0.stringValue.map(LuaValue.string) })
+                        }
+                        return .map(entry)
+                    })
+                }
+                return .map(fields)
+            })
+        }
         return .map(view)
+    }
+
+    /// The most entries of a list (taints, tolerations, affinity terms, selector keys) a view carries.
+    public static let maximumListItems = 256
+
+    /// The string fields `names` of `object`.
+    static func strings(_ object: JSON, _ names: [String]) -> [String: LuaValue] {
+        var fields: [String: LuaValue] = [:]
+        for name in names { if let text = object[name]?.stringValue { fields[name] = .string(text) } }
+        return fields
     }
 
     /// What a node offers (status.allocatable, else capacity): cpu millicores, memory bytes, pods.
@@ -80,7 +117,9 @@ public enum SchedulerViews {
                      "pods": .integer(pods.saturatingSubtract(count))],
             "pods": .integer(count),
         ]
-        if let taints = node[path: ["spec", "taints"]], case .array = taints { view["taints"] = LuaValue(json: taints) }
+        if let taints = node[path: ["spec", "taints"]]?.arrayValue {
+            view["taints"] = .array(taints.prefix(maximumListItems).map { .map(strings($0, ["key", "value", "effect"])) })
+        }
         return .map(view)
     }
 }

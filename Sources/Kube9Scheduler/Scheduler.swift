@@ -2,6 +2,7 @@ import Kube9Controllers
 import Kube9Lua
 import Kube9Model
 import Kube9Policy
+import Kube9Threads
 import Logging
 import Synchronization
 
@@ -15,6 +16,11 @@ public struct NodeUsage: Sendable, Equatable {
     /// Counts `pod`'s requests against the node (saturating: a sum never traps).
     public mutating func add(_ pod: JSON) {
         let (cpu, memory) = SchedulerViews.requests(of: pod)
+        add(cpuMillis: cpu, memoryBytes: memory)
+    }
+
+    /// Counts one pod with these requests against the node.
+    public mutating func add(cpuMillis cpu: Int64, memoryBytes memory: Int64) {
         cpuMillis = cpuMillis.saturatingAdd(cpu)
         memoryBytes = memoryBytes.saturatingAdd(memory)
         pods = pods.saturatingAdd(1)
@@ -45,6 +51,8 @@ public final class Scheduler: Sendable {
     private let failures = Mutex<[String: (fingerprint: String, message: String)]>([:])
     /// Pods this scheduler has bound.
     private let placed = Mutex<Int>(0)
+    /// Nodes, bound and pending pods, kept by watches.
+    let state = SchedulingState()
     /// Node views mirrored into the policies' Lua states.
     let mirror = NodeMirror()
     /// Bindings and events in flight at once (group commit batches their fsyncs).
@@ -68,103 +76,114 @@ public final class Scheduler: Sendable {
     /// How many pods this scheduler has bound.
     public var bound: Int { placed.withLock { $0 } }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled: follows nodes and pods (watches, `SchedulingState`) and schedules
+    /// whenever something changed. A pass that found nothing to do waits for the next change.
     public func run() async {
-        // A pass lists every node and pod; when a pass found nothing to do and nothing has
-        // been written since, the next one would find nothing either.
+        let follower = Task { await state.follow(client) }
+        defer { follower.cancel() }
+        while !Task.isCancelled, !state.isSynced { try? await Task.sleep(for: .milliseconds(10)) }
         var idleAt: Int64? = nil
         while !Task.isCancelled {
-            if let idleAt, client.revision == idleAt {
-                try? await Task.sleep(for: .milliseconds(20))
+            if let idleAt, state.version == idleAt {
+                await state.waitForChange(timeout: .seconds(1))
                 continue
             }
-            let revision = client.revision
+            let version = state.version
             let didWork = await scheduleOnce()
-            idleAt = didWork ? nil : revision
-            if !didWork { try? await Task.sleep(for: .milliseconds(20)) }
+            idleAt = didWork ? nil : version
         }
     }
 
     static func key(_ pod: JSON) -> String { "\(ObjectMeta.namespace(of: pod))/\(ObjectMeta.name(of: pod))/\(ObjectMeta.uid(of: pod))" }
 
-    /// Nodes by name and what their bound pods use, from the cache.
+    /// Nodes by name, what their bound pods use, and the pending pods, from the watched state.
     func snapshot() -> (nodes: [String: JSON], usage: [String: NodeUsage], pending: [JSON], fingerprint: String) {
-        var nodes: [String: JSON] = [:]
-        var fingerprintParts: [String] = []
-        for node in client.list(Self.nodes, namespace: nil) {
-            let name = ObjectMeta.name(of: node)
-            nodes[name] = node
-            fingerprintParts.append("\(name)@\(ObjectMeta.resourceVersion(of: node))")
-        }
-        var usage: [String: NodeUsage] = [:]
-        var pending: [JSON] = []
-        var boundCount = 0
-        for pod in client.list(Self.pods, namespace: nil) {
-            let phase = pod[path: ["status", "phase"]]?.stringValue
-            if let node = pod[path: ["spec", "nodeName"]]?.stringValue, !node.isEmpty {
-                guard phase != "Succeeded", phase != "Failed" else { continue }
-                usage[node, default: NodeUsage()].add(pod)
-                boundCount += 1
-            } else if ObjectMeta.deletionTimestamp(of: pod) == nil, phase == nil || phase == "Pending" {
-                pending.append(pod)
-            }
-        }
-        pending.sort {
-            ($0[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "", ObjectMeta.name(of: $0))
-                < ($1[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "", ObjectMeta.name(of: $1))
-        }
-        fingerprintParts.sort()
-        return (nodes, usage, pending, fingerprintParts.joined(separator: ",") + "#\(boundCount)")
+        state.snapshot()
     }
 
     func view(_ node: JSON, _ usage: NodeUsage) -> LuaValue {
         SchedulerViews.node(node, usedCPUMillis: usage.cpuMillis, usedMemoryBytes: usage.memoryBytes, usedPods: usage.pods)
     }
 
-    /// One pass over the pending pods. Returns whether any pod was attempted.
+    /// What a cycle decided for one pod.
+    enum Decision: Sendable {
+        case bind(String)
+        case fail(reason: String, message: String)
+    }
+
+    /// Pods decided per trip to the Lua threads (binds of a chunk start while the next is decided).
+    static let chunkSize = 64
+
+    /// One pass over the pending pods. Returns whether any pod was attempted. Decisions run on
+    /// the Lua threads a chunk at a time (one hop per chunk, not per pod); binds and failure
+    /// writes run concurrently meanwhile.
     @discardableResult
     public func scheduleOnce() async -> Bool {
-        var (nodes, usage, pending, fingerprint) = snapshot()
+        let (nodes, startUsage, pending, startFingerprint) = snapshot()
+        var usage = startUsage
+        var fingerprint = startFingerprint
         let current = Set(pending.map(Self.key))
         failures.withLock { state in for key in state.keys where !current.contains(key) { state[key] = nil } }
         for (name, node) in nodes { mirror.update(name, view: view(node, usage[name] ?? NodeUsage())) }
         mirror.retain(only: Set(nodes.keys))
-        var attempted = false
+        let todo = pending.filter { pod in
+            guard let failure = failures.withLock({ $0[Self.key(pod)] }) else { return true }
+            return failure.fingerprint != fingerprint
+        }
+        guard !todo.isEmpty else { return false }
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
-            for pod in pending {
-                let key = Self.key(pod)
-                if let failure = failures.withLock({ $0[key] }), failure.fingerprint == fingerprint { continue }
-                attempted = true
-                guard let node = await choose(pod, nodes: nodes, usage: usage, fingerprint: fingerprint) else { continue }
-                // Count the pod against the node now, so the next pods see it, then bind in the background.
-                usage[node, default: NodeUsage()].add(pod)
-                if let nodeObject = nodes[node] { mirror.update(node, view: view(nodeObject, usage[node] ?? NodeUsage())) }
-                fingerprint += "+\(key)"
-                if inFlight >= Self.concurrentBinds {
-                    await group.next()
-                    inFlight -= 1
+            var start = 0
+            while start < todo.count {
+                let chunk = Array(todo[start..<min(todo.count, start + Self.chunkSize)])
+                start += chunk.count
+                let before = usage
+                let (decisions, after) = await LuaExecutor.shared.run { () -> ([Decision], [String: NodeUsage]) in
+                    var usage = before
+                    var decisions: [Decision] = []
+                    for pod in chunk {
+                        let decision = self.decide(pod, nodes: nodes, usage: usage)
+                        if case .bind(let node) = decision {
+                            // Count the pod against the node now, so the next pods see it.
+                            usage[node, default: NodeUsage()].add(pod)
+                            if let nodeObject = nodes[node] { self.mirror.update(node, view: self.view(nodeObject, usage[node] ?? NodeUsage())) }
+                        }
+                        decisions.append(decision)
+                    }
+                    return (decisions, usage)
                 }
-                inFlight += 1
-                group.addTask { await self.bind(pod, to: node) }
+                usage = after
+                for (pod, decision) in zip(chunk, decisions) {
+                    if inFlight >= Self.concurrentBinds {
+                        await group.next()
+                        inFlight -= 1
+                    }
+                    inFlight += 1
+                    switch decision {
+                    case .bind(let node):
+                        fingerprint += "+\(Self.key(pod))"
+                        group.addTask { await self.bind(pod, to: node) }
+                    case .fail(let reason, let message):
+                        let seen = fingerprint
+                        group.addTask { await self.fail(pod, reason: reason, message: message, fingerprint: seen) }
+                    }
+                }
             }
         }
-        return attempted
+        return true
     }
 
-    /// Picks a node for one pod (nil when it fits nowhere or the policy failed; the pod is then marked).
-    func choose(_ pod: JSON, nodes: [String: JSON], usage: [String: NodeUsage], fingerprint: String) async -> String? {
+    /// Picks a node for one pod, or says why none (blocking: it runs the policy's Lua).
+    func decide(_ pod: JSON, nodes: [String: JSON], usage: [String: NodeUsage]) -> Decision {
         let policyName = policyName(for: pod)
         guard let policy = host.policy(slot: .scheduler, name: policyName) else {
-            await fail(pod, reason: "SchedulerError", message: "no scheduler policy named \(policyName) is installed (spec.schedulerName)", fingerprint: fingerprint)
-            return nil
+            return .fail(reason: "SchedulerError", message: "no scheduler policy named \(policyName) is installed (spec.schedulerName)")
         }
         let decision: SchedulingDecision
         do {
-            decision = try await policy.schedule(pod: SchedulerViews.pod(pod), mirror: mirror)
+            decision = try policy.schedule(pod: SchedulerViews.pod(pod), mirror: mirror)
         } catch {
-            await fail(pod, reason: "SchedulerError", message: "scheduler policy \(policyName) failed: \(error)", fingerprint: fingerprint)
-            return nil
+            return .fail(reason: "SchedulerError", message: "scheduler policy \(policyName) failed: \(error)")
         }
         guard let chosen = decision.node, let node = nodes[chosen] else {
             var message = decision.summary
@@ -178,15 +197,12 @@ public final class Scheduler: Sendable {
             } else if memory > largestMemory {
                 message += " The pod requests \(Quantity(units: memory)) memory, more than the capacity of any node (largest: \(Quantity(units: largestMemory)))."
             }
-            await fail(pod, reason: "Unschedulable", message: message, fingerprint: fingerprint)
-            return nil
+            return .fail(reason: "Unschedulable", message: message)
         }
         if let problem = NodeFit.problem(pod: pod, node: node, usage: usage[chosen] ?? NodeUsage()) {
-            await fail(pod, reason: "SchedulerError",
-                       message: "scheduler policy \(policyName) chose node \(chosen), which does not fit: \(problem)", fingerprint: fingerprint)
-            return nil
+            return .fail(reason: "SchedulerError", message: "scheduler policy \(policyName) chose node \(chosen), which does not fit: \(problem)")
         }
-        return chosen
+        return .bind(chosen)
     }
 
     /// Binds and records the Scheduled event.
@@ -199,13 +215,17 @@ public final class Scheduler: Sendable {
             logger.warning("binding failed", metadata: ["pod": "\(namespace)/\(name)", "node": "\(chosen)", "error": "\(error)"])
             return
         }
+        state.markBound(pod, node: chosen)
         placed.withLock { $0 += 1 }
         failures.withLock { $0[Self.key(pod)] = nil }
         var message = "Successfully assigned \(namespace)/\(name) to \(chosen)"
         if let from = pod[path: ["metadata", "annotations", NodeLifecycleController.rescheduledFromAnnotation]]?.stringValue {
             message += " (rescheduled from \(from))"
         }
-        await client.event(about: pod, type: "Normal", reason: "Scheduled", message: message + " by policy \(policyName(for: pod))", component: Self.component)
+        // The event is recorded after the pass moves on: the next pass need not wait for its write.
+        let text = message + " by policy \(policyName(for: pod))"
+        let client = self.client
+        Task { await client.event(about: pod, type: "Normal", reason: "Scheduled", message: text, component: Self.component) }
     }
 
     /// Leaves the pod Pending with PodScheduled=False and the reason; writes only when it changed.

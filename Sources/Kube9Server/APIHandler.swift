@@ -100,7 +100,10 @@ struct APIHandler: HTTPResponder {
     static func jsonResponse(_ code: Int, _ bytes: [UInt8], warnings: [String] = []) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        for warning in warnings {
+        // At most 20 Warning headers; the rest are summarised in one.
+        var shown = Array(warnings.prefix(20))
+        if warnings.count > 20 { shown.append("\(warnings.count - 20) more warnings not shown") }
+        for warning in shown {
             if let name = HTTPField.Name("Warning") { headers.append(HTTPField(name: name, value: "299 - \(JSON.string(warning).text)")) }
         }
         return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -141,10 +144,14 @@ struct APIHandler: HTTPResponder {
             for (name, value) in reply.headers { if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) } }
             return Response(status: .init(code: reply.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
         }
-        if path.hasPrefix("/api/v1/nodes/"), let range = path.range(of: "/proxy") {
-            let node = String(path[path.index(path.startIndex, offsetBy: "/api/v1/nodes/".count)..<range.lowerBound])
-            let rest = String(path[range.upperBound...])
-            if !node.contains("/"), rest.isEmpty || rest.hasPrefix("/") {
+        // nodes/NAME/proxy[/PATH]: split after the prefix, so "/api/v1/nodes/proxy" is just a node named proxy.
+        let nodesPrefix = "/api/v1/nodes/"
+        if path.hasPrefix(nodesPrefix) {
+            let afterPrefix = path.dropFirst(nodesPrefix.count)
+            let parts = afterPrefix.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+            if parts.count >= 2, parts[1] == "proxy", !parts[0].isEmpty {
+                let node = String(parts[0])
+                let rest = parts.count == 3 ? "/" + parts[2] : ""
                 guard request.method == .get else { throw APIError.methodNotAllowed("only GET is proxied to nodes") }
                 try NodeProxy.refuseLoop(request)
                 return try await NodeProxy(registry: registry).proxy(node: node.removingPercentEncoding, path: rest, rawQuery: request.uri.query)

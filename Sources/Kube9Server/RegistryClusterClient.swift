@@ -58,6 +58,30 @@ final class RegistryClusterClient: ClusterClient {
         _ = try await registry.delete(strategy(type), namespace: namespace, name: name, options: options)
     }
 
+    func listAndWatch(_ type: ResourceType) throws -> (objects: [JSON], changes: AsyncStream<ClusterChange>) {
+        let (objects, revision) = registry.store.list(resource: type.storageName, namespace: nil)
+        let subscription = try registry.store.watch(WatchFilter(resource: type.storageName, namespace: nil), fromRevision: revision)
+        let changes = AsyncStream<ClusterChange> { continuation in
+            let task = Task {
+                for await event in subscription.events {
+                    switch event.kind {
+                    case .added: if let object = event.object { continuation.yield(ClusterChange(kind: .added, object: object.object)) }
+                    case .modified: if let object = event.object { continuation.yield(ClusterChange(kind: .modified, object: object.object)) }
+                    case .deleted:
+                        if let object = event.previous ?? event.object { continuation.yield(ClusterChange(kind: .deleted, object: object.object)) }
+                    case .bookmark: continue
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in
+                task.cancel()
+                subscription.cancel()
+            }
+        }
+        return (objects.map(\.object), changes)
+    }
+
     func bind(namespace: String, pod: String, node: String) async throws {
         try await registry.bind(namespace: namespace, podName: pod,
                                 body: ["apiVersion": "v1", "kind": "Binding", "metadata": ["name": .string(pod)], "target": ["kind": "Node", "name": .string(node)]])
@@ -92,10 +116,11 @@ final class HeartbeatService: Sendable {
     /// Records a heartbeat of an existing node; 404 for an unknown node.
     func beat(node: String) async throws {
         _ = try registry.get(NodeStrategy().type, namespace: "", name: node)
-        let now = HeartbeatTable.now()
-        table.beat(node, at: now)
+        table.beat(node)
         let due = persisted.withLock { state -> Bool in
-            if let last = state[node], now - last < persistInterval { return false }
+            // Read the clock under the lock: a later beat never stores an earlier time.
+            let now = HeartbeatTable.now()
+            if let last = state[node], now >= last, now - last < persistInterval { return false }
             state[node] = now
             return true
         }

@@ -17,6 +17,9 @@ public struct SQLiteStoreOptions: Sendable {
     public var maximumBatch: Int
     /// Events a watcher may fall behind before it is ended.
     public var watcherBufferLimit: Int
+    /// The most bytes (of serialized objects) the in-memory history keeps, whatever its count:
+    /// a stream of writes to large objects cannot pin unbounded memory.
+    public var historyByteLimit = 128 << 20
 
     public init(path: String, historyLimit: Int = 10_000, synchronous: String = "FULL", maximumBatch: Int = 1_000, watcherBufferLimit: Int = 100_000) {
         self.path = path
@@ -54,6 +57,8 @@ public final class SQLiteStore: Store {
         var revision: Int64 = 0
         var compactedRevision: Int64 = 0
         var history: Deque<StoreEvent> = []
+        /// Serialized bytes of the objects in `history`.
+        var historyBytes = 0
         var watchers: [Int: Watcher] = [:]
         var nextWatcherID = 0
         var pending: [Work] = []
@@ -135,7 +140,7 @@ public final class SQLiteStore: Store {
             count += 1
         }
         // Recent history, for watches that resume across a restart.
-        let floor = max(compacted, loaded.revision - Int64(options.historyLimit))
+        var floor = max(compacted, loaded.revision - Int64(options.historyLimit))
         var previousByKey: [ObjectKey: StoredObject] = [:]
         try connection.query("""
             SELECT revision, resource, namespace, name, kind, data FROM log WHERE revision > ? ORDER BY revision
@@ -145,6 +150,11 @@ public final class SQLiteStore: Store {
             let stored = StoredObject(key: key, revision: row.integer(0), object: try JSON.parse(bytes), bytes: bytes)
             let kind = Self.kind(code: row.integer(4))
             loaded.history.append(StoreEvent(kind: kind, object: stored, previous: previousByKey[key], revision: stored.revision))
+            loaded.historyBytes += bytes.count
+            while loaded.historyBytes > options.historyByteLimit, let dropped = loaded.history.popFirst() {
+                loaded.historyBytes -= dropped.object?.bytes.count ?? 0
+                floor = dropped.revision
+            }
             previousByKey[key] = kind == .deleted ? nil : stored
         }
         loaded.compactedRevision = floor
@@ -297,7 +307,10 @@ public final class SQLiteStore: Store {
             }
             state.revision = revision
             state.history.append(contentsOf: events)
-            while state.history.count > options.historyLimit, let dropped = state.history.popFirst() {
+            for event in events { state.historyBytes += event.object?.bytes.count ?? 0 }
+            while state.history.count > options.historyLimit || state.historyBytes > options.historyByteLimit,
+                  let dropped = state.history.popFirst() {
+                state.historyBytes -= dropped.object?.bytes.count ?? 0
                 state.compactedRevision = dropped.revision
             }
             var ended: [Int] = []

@@ -66,6 +66,19 @@ struct V0BenchCommand: ParsableCommand {
             let reply = try setup.request("POST", "/nodes/", body: body)
             guard reply.status == 201 else { throw ValidationError("node create: \(reply.status) \(reply.text)") }
         }
+        // Keep every node healthy for the whole run: a node without heartbeats fails after the
+        // grace period and its pods would be rescheduled.
+        let keepAlive = Atomic<Bool>(true)
+        let keeper = Thread {
+            guard let connection = try? HTTPConnection(baseURL: url) else { return }
+            let body = Array(#"{"health_status": "healthy"}"#.utf8)
+            while keepAlive.load(ordering: .relaxed) {
+                for index in 1...nodeCount { _ = try? connection.request("POST", "/nodes/\(index)/heartbeat", body: body) }
+                usleep(1_000_000)
+            }
+        }
+        keeper.start()
+        defer { keepAlive.store(false, ordering: .relaxed) }
         let heartbeat = Array(#"{"pod_ids": [], "cpu_cores_avail": 100000, "health_status": "healthy", "components": {"kubelet": "running", "container_runtime": "running", "kube_proxy": "running", "node_agent": "running"}}"#.utf8)
         let beat: @Sendable (HTTPConnection, Int, Int) -> Bool = { connection, client, sequence in
             let node = (client + sequence) % nodeCount + 1

@@ -93,7 +93,12 @@ struct HardeningServerTests {
         for (file, status, elapsed, stderr) in outcomes.withLock({ $0 }) {
             #expect(status == 1, "\(file) was not refused: \(stderr)")
             #expect(elapsed < .seconds(10), "\(file) took \(elapsed)")
+            // Refused by running the script (a kill or its own error at a line of it), not by something unrelated.
+            #expect(stderr.contains("refused: ") && (stderr.contains("\(file):") || stderr.contains("memory limit exceeded")), "\(file): \(stderr)")
         }
+        let listed = try kube9(server, ["policy", "list"])
+        #expect(!listed.stdout.contains("hostile-"), "no hostile policy was installed: \(listed.stdout)")
+        #expect(health.count > 20, "the probe ran \(health.count) times")
         #expect(health.failures == 0)
         #expect(health.slowest < .milliseconds(100), "/healthz took \(health.slowest) at worst over \(health.count) probes")
         #expect(server.process.isRunning)
@@ -172,6 +177,7 @@ struct HardeningServerTests {
         }
         try await Task.sleep(for: .seconds(1))
         let health = probe.stop()
+        #expect(health.count > 20, "the probe ran \(health.count) times")
         #expect(health.failures == 0)
         #expect(health.slowest < .milliseconds(100), "/healthz took \(health.slowest) while proxy requests hung")
     }

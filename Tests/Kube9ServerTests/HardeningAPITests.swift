@@ -86,18 +86,20 @@ struct HardeningAPITests {
         }
     }
 
-    @Test("protobuf bodies with long or lying varints are 400", arguments: [
-        [UInt8](repeating: 0xFF, count: 11) + [0x01],                      // a varint longer than 10 bytes
-        [0x0A] + [UInt8](repeating: 0xFF, count: 9) + [0x01],              // a length of 2^64 - 1
-        [0x0A, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],  // a length of 2^63
-        [0x0A, 0x7F],                                                      // a length past the end
-        [0x07], [0x0B], [0x00, 0x00],                                      // bad wire types and field 0
+    @Test("protobuf bodies with long or lying varints are 400 naming the problem", arguments: [
+        ([UInt8](repeating: 0xFF, count: 11) + [0x01], "longer than 10 bytes"),
+        ([0x0A] + [UInt8](repeating: 0xFF, count: 9) + [0x01], "length exceeds message"),                       // a length of 2^64 - 1
+        ([0x0A, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], "length exceeds message"),      // 2^63
+        ([0x0A, 0x7F], "length exceeds message"),
+        ([0x0F], "unsupported wire type 7"), ([0x0B], "unsupported wire type 3"), ([0x00, 0x00], "invalid field number"),
+        ([0x08], "truncated varint"),
     ])
-    func protobufVarints(_ payload: [UInt8]) async throws {
+    func protobufVarints(_ payload: [UInt8], _ message: String) async throws {
         try await InProcessServer.with(scheduler: false) { server in
             let reply = try await server.call(.post, "/api/v1/namespaces", [0x6B, 0x38, 0x73, 0x00] + payload,
                                               contentType: "application/vnd.kubernetes.protobuf")
             #expect(reply.status == 400, "\(reply.text)")
+            #expect(reply.text.contains(message), "\(reply.text)")
             #expect(try await server.call(.get, "/healthz").status == 200)
         }
     }
@@ -129,16 +131,21 @@ struct HardeningAPITests {
             var pod = podJSON("copies")
             pod[path: ["metadata", "annotations"]] = ["a": .string(String(repeating: "x", count: 100_000))]
             #expect(try await server.call(.post, Self.pods, json: pod).status == 201)
-            var operations: [JSON] = [["op": "add", "path": "/metadata/labels", "value": .emptyObject]]
-            for index in 0..<40 {
-                operations.append(["op": "copy", "from": "/metadata/annotations", "path": .string("/metadata/annotations\(index % 2 == 0 ? "" : "")/c\(index)")])
-                operations.append(["op": "copy", "from": "/metadata", "path": .string("/spec/m\(index)")])
-            }
+            // Each copy of the 100 kB annotation into the spec (which keeps unknown fields) adds 100 kB:
+            // the 84th passes the 8 MiB a patch may add.
+            let operations = (0..<100).map { index -> JSON in ["op": "copy", "from": "/metadata/annotations/a", "path": .string("/spec/x\(index)")] }
             let reply = try await server.call(.patch, "\(Self.pods)/copies", JSON.array(operations).serialized(), contentType: "application/json-patch+json")
             #expect(reply.status == 422, "\(reply.text.prefix(300))")
+            #expect(reply.text.contains("json patch operations may add at most"), "\(reply.text.prefix(300))")
+            let fewer: [JSON] = [["op": "copy", "from": "/metadata/annotations/a", "path": "/metadata/annotations/b"]]
+            let accepted = try await server.call(.patch, "\(Self.pods)/copies", JSON.array(fewer).serialized(), contentType: "application/json-patch+json")
+            #expect(accepted.status == 200, "one copy is fine: \(accepted.text.prefix(300))")
             let many = JSON.array((0..<10_001).map { _ in ["op": "test", "path": "/kind", "value": "Pod"] })
             let tooMany = try await server.call(.patch, "\(Self.pods)/copies", many.serialized(), contentType: "application/json-patch+json")
             #expect(tooMany.status == 422, "\(tooMany.text.prefix(300))")
+            #expect(tooMany.text.contains("must have at most 10000 items"), "\(tooMany.text.prefix(300))")
+            let limit = JSON.array((0..<10_000).map { _ in ["op": "test", "path": "/kind", "value": "Pod"] })
+            #expect(try await server.call(.patch, "\(Self.pods)/copies", limit.serialized(), contentType: "application/json-patch+json").status == 200)
             #expect(try await server.call(.get, "/healthz").status == 200)
         }
     }
@@ -191,7 +198,7 @@ struct HardeningAPITests {
         }
     }
 
-    @Test("watch timeoutSeconds far past a year is accepted and cut to a year")
+    @Test("watch timeoutSeconds: negative or past Int64 is 400; the cut to a year is the documented constant")
     func hugeWatchTimeout() async throws {
         #expect(APIHandler.maximumWatchSeconds == 365 * 24 * 3600)
         try await InProcessServer.with(scheduler: false) { server in

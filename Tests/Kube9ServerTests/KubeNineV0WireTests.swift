@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Kube9Model
 @testable import Kube9Server
 import Testing
@@ -98,7 +99,15 @@ struct KubeNineV0WireTests {
                 let reply = try await server.call(.get, missing)
                 #expect(reply.status == 404 && reply.text.contains("<title>404 Not Found</title>"), "\(missing)")
             }
-            #expect(try await server.call(.put, "/nodes/1").status == 405)
+            let wrongMethod = try await server.call(.put, "/nodes/1")
+            #expect(wrongMethod.status == 405 && wrongMethod.text.contains("<title>405 Method Not Allowed</title>"))
+            #expect(wrongMethod.headers[.init("Allow")!]?.contains("DELETE") == true)
+            for (method, path) in [(HTTPRequest.Method.post, "/nodes/-1/heartbeat"), (.delete, "/nodes/-1"), (.post, "/nodes/x_y/deregister"), (.delete, "/pods/-1")] {
+                let reply = try await server.call(method, path, text: "{}")
+                #expect(reply.status == 404 && reply.text.contains("<title>404 Not Found</title>"), "\(method) \(path): \(reply.status)")
+            }
+            // Several problems at once: Kube-9's first check answers.
+            #expect(try await server.call(.post, "/nodes/", text: #"{"cpu_cores_avail": 0, "node_type": "boss"}"#).json["error"] == "Node name is required")
 
             // Heartbeats.
             let beat = try await server.call(.post, "/nodes/1/heartbeat",
@@ -106,15 +115,30 @@ struct KubeNineV0WireTests {
             #expect(beat.status == 200)
             Self.expectShape(beat.json, ["message": "str", "node_status": "str", "should_stop_heartbeat": "bool"], "heartbeat")
             #expect(beat.json["should_stop_heartbeat"] == false)
+            let beaten = try await server.call(.get, "/nodes/1")
+            let stamp = beaten.json["last_heartbeat"]?.stringValue ?? ""
+            #expect(stamp.count == 26 && stamp.dropFirst(10).hasPrefix("T") && !stamp.hasSuffix("Z"), "ISO 8601 without offset: \(stamp)")
             let unknown = try await server.call(.post, "/nodes/42/heartbeat", text: "{}")
             #expect(unknown.status == 404)
             Self.expectShape(unknown.json, ["error": "str", "node_status": "str", "should_stop_heartbeat": "bool"], "heartbeat-404")
             #expect(unknown.json["node_status"] == "non_existent" && unknown.json["should_stop_heartbeat"] == true)
-            #expect(try await server.call(.post, "/nodes/1/heartbeat", text: "{}", contentType: "text/plain").status == 500)
+            let plain = try await server.call(.post, "/nodes/1/heartbeat", text: "{}", contentType: "text/plain")
+            #expect(plain.status == 500 && plain.json["error"]?.stringValue?.contains("415 Unsupported Media Type") == true)
+            // A heartbeat's health and components replace the node's; a stopped kubelet takes no pods.
+            let failing = try await server.call(.post, "/nodes/1/heartbeat", text: #"{"health_status": "failed"}"#)
+            #expect(failing.json["node_status"] == "failed")
+            #expect(try await server.call(.get, "/nodes/1").json["health_status"] == "failed")
+            _ = try await server.call(.post, "/nodes/1/heartbeat", text: #"{"components": {"kubelet": "stopped"}}"#)
+            let stopped = try await server.call(.get, "/nodes/")
+            #expect(stopped.json.arrayValue?.first { $0["id"] == 1 }?[path: ["components", "kubelet"]] == "stopped")
+            let refusedByComponents = try await server.call(.post, "/pods/", text: #"{"name": "early", "cpu_cores_req": 1, "containers": [{}]}"#)
+            #expect(refusedByComponents.status == 400, "Kube-9 needs kubelet and container_runtime running")
+            _ = try await server.call(.post, "/nodes/1/heartbeat", text: #"{"health_status": "healthy", "components": {"kubelet": "running"}}"#)
             #expect(try await server.call(.get, "/nodes/1/heartbeat").status == 405)
 
             // Pods: errors in Kube-9's order.
             #expect(try await server.call(.post, "/pods/", text: #"{"cpu_cores_req": 1, "containers": [{}]}"#).status == 400)
+            #expect(try await server.call(.post, "/pods/", text: #"{"cpu_cores_req": 0}"#).json["error"] == "Pod name is required")
             #expect(try await server.call(.post, "/pods/", text: #"{"name": "p", "containers": [{}]}"#).status == 400)
             #expect(try await server.call(.post, "/pods/", text: #"{"name": "p", "cpu_cores_req": 0, "containers": [{}]}"#).status == 400)
             #expect(try await server.call(.post, "/pods/", text: #"{"name": "p", "cpu_cores_req": 1}"#).status == 400)
@@ -125,7 +149,8 @@ struct KubeNineV0WireTests {
 
             // A pod: 200 (not 201), best fit on the worker (the master takes no pods).
             let created = try await server.call(.post, "/pods/", text: """
-                {"name": "nginx-pod", "cpu_cores_req": 1, "containers": [{"name": "nginx", "image": "nginx:latest", "cpu_req": 0.5, "memory_req": 256}],
+                {"name": "nginx-pod", "cpu_cores_req": 1, "containers": [{"name": "nginx", "image": "nginx:latest", "cpu_req": 0.5, "memory_req": 256},
+                                                                         {"name": "side", "image": "busybox", "cpu_req": 1, "memory_req": 16}],
                  "volumes": [{"name": "data", "type": "emptyDir", "size": 2, "path": "/data"}],
                  "config": [{"name": "mode", "type": "env", "key": "MODE", "value": "prod"}, {"name": "pw", "type": "secret", "key": "PW", "value": "hunter2"}]}
                 """)
@@ -134,6 +159,8 @@ struct KubeNineV0WireTests {
             Self.expectShape(created.json["pod_details"], ["id": "int", "name": "str", "ip_address": "str", "node": "str", "type": "str",
                                                            "status": "str", "containers_count": "int"], "pod-created.pod_details")
             #expect(created.json[path: ["pod_details", "node"]] == "worker-1")
+            #expect(created.json[path: ["pod_details", "id"]] == 1, "the refused pods took no id, as in Kube-9")
+            #expect(created.json[path: ["pod_details", "type"]] == "multi-container")
             #expect(created.json[path: ["pod_details", "status"]] == "running")
             #expect(created.json[path: ["pod_details", "ip_address"]]?.stringValue?.hasPrefix("10.244.") == true)
             let duplicate = try await server.call(.post, "/pods/", text: #"{"name": "nginx-pod", "cpu_cores_req": 1, "containers": [{}]}"#)
@@ -145,6 +172,8 @@ struct KubeNineV0WireTests {
             Self.expectShape(item?["node"], ["id": "int", "name": "str", "type": "str"], "pod-item.node")
             Self.expectShape(item?["containers"]?.arrayValue?.first, ["id": "int", "name": "str", "image": "str", "status": "str", "cpu": "float", "memory": "int"], "pod-item.container")
             #expect(item?["containers"]?.arrayValue?.first?["cpu"] == .double(0.5))
+            #expect(item?["containers"]?.arrayValue?.last?["cpu"] == .double(1), "a whole cpu_req is still a float")
+            #expect(item?["health_status"] == "running" && item?["ip_address"]?.stringValue?.hasPrefix("10.244.") == true, "running as soon as bound")
             Self.expectShape(item?["volumes"]?.arrayValue?.first, ["name": "str", "type": "str", "size": "int", "path": "str"], "pod-item.volume")
             #expect(item?["config"]?.arrayValue?.first { $0["type"] == "secret" }?["value"] == "******")
             let podID = created.json[path: ["pod_details", "id"]]?.intValue ?? 0
@@ -153,11 +182,13 @@ struct KubeNineV0WireTests {
             #expect(podDetail.json["docker_network_id"] != nil)
             #expect(podDetail.json["containers"]?.arrayValue?.first?["docker_status"] != nil)
             #expect(podDetail.json["volumes"]?.arrayValue?.first?["id"]?.intValue != nil)
-            #expect(try await server.call(.get, "/pods/999").status == 404)
+            let missingPod = try await server.call(.get, "/pods/999")
+            #expect(missingPod.status == 404 && missingPod.text.contains("<title>404 Not Found</title>"))
             let podHealth = try await server.call(.get, "/pods/\(podID)/health")
             #expect(podHealth.status == 200)
             Self.expectShape(podHealth.json, ["pod_id": "str", "status": "str", "containers": "list"], "pod health")
-            #expect(try await server.call(.get, "/pods/999/health").status == 404)
+            let missingHealth = try await server.call(.get, "/pods/999/health")
+            #expect(missingHealth.status == 404 && missingHealth.text.contains("<title>404 Not Found</title>"))
 
             // The node now shows the pod and its cores.
             let afterPod = try await server.call(.get, "/nodes/1")
@@ -182,12 +213,44 @@ struct KubeNineV0WireTests {
 
             // Deletes.
             #expect(try await server.call(.delete, "/pods/\(podID)").status == 200)
-            #expect(try await server.call(.delete, "/pods/\(podID)").status == 500, "a missing pod is Kube-9's 500-404")
+            let gone = try await server.call(.delete, "/pods/\(podID)")
+            #expect(gone.status == 500 && gone.json["error"]?.stringValue?.contains("404 Not Found") == true, "a missing pod is Kube-9's 500-404")
             #expect(try await server.call(.get, "/nodes/1").json["cpu_cores_avail"] == 4, "the cores came back")
             #expect(try await server.call(.delete, "/nodes/2").status == 200)
             #expect(try await server.call(.delete, "/nodes/1").status == 200)
             #expect(try await server.call(.delete, "/nodes/1").status == 500)
             #expect(try await server.call(.get, "/nodes/").json == .array([]))
+        }
+    }
+
+    @Test("failing three times makes a node permanently failed; its pods stay until then, then move; it may be deleted with pods")
+    func permanentFailure() async throws {
+        try await InProcessServer.with(recoveryInterval: .milliseconds(300)) { server in
+            #expect(try await server.call(.post, "/nodes/", text: #"{"name": "w", "cpu_cores_avail": 4}"#).status == 201)
+            let pod = try await server.call(.post, "/pods/", text: #"{"name": "p", "cpu_cores_req": 1, "containers": [{}]}"#)
+            #expect(pod.status == 200)
+            for attempt in 1...4 {
+                #expect(try await server.call(.post, "/nodes/1/simulate/failure").status == 200)
+                let wanted = attempt <= 3 ? "recovering" : "permanently_failed"
+                var health = ""
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline, health != wanted {
+                    try await Task.sleep(for: .milliseconds(100))
+                    health = try await server.call(.get, "/nodes/1").json["health_status"]?.stringValue ?? ""
+                }
+                #expect(health == wanted, "after failure \(attempt)")
+                if attempt <= 3 {
+                    #expect(try await server.call(.get, "/nodes/1").json["pod_ids"] == [1], "a failed node keeps its pods")
+                }
+            }
+            var moved = false
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline, !moved {
+                try await Task.sleep(for: .milliseconds(100))
+                moved = try await server.call(.get, "/nodes/1").json["pod_ids"] == []
+            }
+            #expect(moved, "the pods of a permanently failed node are rescheduled")
+            #expect(try await server.call(.delete, "/nodes/1").status == 200)
         }
     }
 
@@ -205,6 +268,7 @@ struct KubeNineV0WireTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(seen.contains("failed") && seen.contains("recovering"), "\(seen)")
+            #expect(try await server.call(.get, "/nodes/1").json["last_heartbeat"]?.stringValue != nil, "a recovery pass counts as a heartbeat")
             let beat = try await server.call(.post, "/nodes/1/heartbeat", text: "{}")
             #expect(beat.json["node_status"] == "healthy")
             #expect(try await server.call(.get, "/nodes/1").json["health_status"] == "healthy")

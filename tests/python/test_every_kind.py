@@ -44,6 +44,21 @@ def watch_once(function, *args, **kwargs):
     return None
 
 
+def watch_change(function, *args, change, name, **kwargs):
+    """Starts a watch from the list's resourceVersion, makes `change`, and returns the event about `name`."""
+    listed = function(*args, **kwargs)
+    version = listed["metadata"]["resourceVersion"] if isinstance(listed, dict) else listed.metadata.resource_version
+    stream = watch.Watch()
+    change()
+    for event in stream.stream(function, *args, resource_version=version, timeout_seconds=5, **kwargs):
+        obj = event["object"]
+        metadata = obj["metadata"] if isinstance(obj, dict) else obj.metadata
+        if (metadata["name"] if isinstance(metadata, dict) else metadata.name) == name:
+            stream.stop()
+            return event
+    return None
+
+
 def test_nodes_of_every_origin(cluster):
     core = client.CoreV1Api()
     names = {node.metadata.name for node in core.list_node().items}
@@ -56,6 +71,9 @@ def test_nodes_of_every_origin(cluster):
         assert node.status.node_info.system_uuid is not None
     event = watch_once(core.list_node)
     assert event["type"] == "ADDED" and event["object"].metadata.name in names
+    changed = watch_change(core.list_node, change=lambda: core.patch_node("v0-node", {"metadata": {"labels": {"seen": "yes"}}}), name="v0-node")
+    assert changed["type"] == "MODIFIED" and changed["object"].metadata.labels["seen"] == "yes"
+    assert changed["object"].status.node_info.machine_id is not None
 
 
 def test_pods_namespaces_events(cluster):
@@ -63,17 +81,25 @@ def test_pods_namespaces_events(cluster):
     pod = client.V1Pod(metadata=client.V1ObjectMeta(name="every-kind"),
                        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]))
     core.create_namespaced_pod("default", pod)
+    def ready():
+        status = core.read_namespaced_pod("every-kind", "default").status
+        return status.phase == "Running" and bool(status.container_statuses) and status.container_statuses[0].ready
     deadline = time.time() + 20
-    while time.time() < deadline and core.read_namespaced_pod("every-kind", "default").status.phase != "Running":
+    while time.time() < deadline and not ready():
         time.sleep(0.2)
     read = core.read_namespaced_pod("every-kind", "default")
     assert read.status.phase == "Running"
     assert read.status.container_statuses[0].image_id is not None
+    assert read.status.container_statuses[0].ready is True
     assert any(item.metadata.name == "every-kind" for item in core.list_pod_for_all_namespaces().items)
-    assert watch_once(core.list_namespaced_pod, "default")["object"].metadata.name
+    second = client.V1Pod(metadata=client.V1ObjectMeta(name="every-kind-2"),
+                          spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]))
+    added = watch_change(core.list_namespaced_pod, "default", change=lambda: core.create_namespaced_pod("default", second), name="every-kind-2")
+    assert added["type"] == "ADDED" and added["object"].spec.containers[0].name == "c"
     assert {ns.metadata.name for ns in core.list_namespace().items} >= {"default", "kube-system"}
     assert core.read_namespace("default").status.phase == "Active"
-    assert watch_once(core.list_namespace)["type"] == "ADDED"
+    namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name="every-kind-ns"))
+    assert watch_change(core.list_namespace, change=lambda: core.create_namespace(namespace), name="every-kind-ns")["type"] == "ADDED"
     events = core.list_event_for_all_namespaces().items
     assert events, "the scheduler and the agents recorded events"
     first = events[0]
@@ -88,16 +114,20 @@ def test_leases(cluster):
         time.sleep(0.2)
     leases = coordination.list_lease_for_all_namespaces().items
     assert leases
-    lease = coordination.read_namespaced_lease(leases[0].metadata.name, "kube-node-lease")
+    lease = coordination.read_namespaced_lease(leases[0].metadata.name, leases[0].metadata.namespace)
     assert lease.spec.holder_identity
-    assert watch_once(coordination.list_namespaced_lease, "kube-node-lease")["type"] == "ADDED"
+    body = client.V1Lease(metadata=client.V1ObjectMeta(name="every-kind-lease"), spec=client.V1LeaseSpec(holder_identity="python"))
+    added = watch_change(coordination.list_namespaced_lease, "default", change=lambda: coordination.create_namespaced_lease("default", body), name="every-kind-lease")
+    assert added["type"] == "ADDED" and added["object"].spec.holder_identity == "python"
 
 
 def test_policies(cluster):
     custom = client.CustomObjectsApi()
     body = {"apiVersion": "kube9.io/v1", "kind": "Policy", "metadata": {"name": "scheduler.from-python"},
             "spec": {"slot": "scheduler", "source": "return {name='py', api=1, filter=function() return true end, score=function() return 1 end}"}}
-    custom.create_cluster_custom_object("kube9.io", "v1", "policies", body)
+    added = watch_change(custom.list_cluster_custom_object, "kube9.io", "v1", "policies",
+                         change=lambda: custom.create_cluster_custom_object("kube9.io", "v1", "policies", body), name="scheduler.from-python")
+    assert added["type"] == "ADDED"
     listed = custom.list_cluster_custom_object("kube9.io", "v1", "policies")
     assert any(item["metadata"]["name"] == "scheduler.from-python" for item in listed["items"])
     read = custom.get_cluster_custom_object("kube9.io", "v1", "policies", "scheduler.from-python")

@@ -4,6 +4,12 @@ public struct NodeStrategy: ResourceStrategy {
 
     /// Kube-9's node types (worker, master), kept as a label; agents also set node-role.kubernetes.io/<type>.
     public static let nodeTypeLabel = "kube9.io/node-type"
+    /// `kube9.io/api: v0` marks a node registered through the Kube-9 v0 API: it has no agent,
+    /// the server runs its pods, and its pods leave it only when it fails permanently.
+    public static let kubeNineAPILabel = "kube9.io/api"
+
+    /// Whether `node` was registered through the Kube-9 v0 API.
+    public static func isKubeNineNode(_ node: JSON) -> Bool { ObjectMeta.labels(of: node)[kubeNineAPILabel] == "v0" }
 
     public let type = ResourceType(
         group: "", version: "v1", resource: "nodes", singular: "node", kind: "Node", namespaced: false,

@@ -52,6 +52,11 @@ final class KubeNineV0: Sendable {
             let query = request.query.map { $0.isEmpty ? "" : "?\($0)" } ?? ""
             return .redirect(to: "http://\(host)\(path)\(query)")
         }
+        if request.method == "OPTIONS" {
+            // Flask answers OPTIONS itself, with the route's methods.
+            return V0Wire.Reply(status: 200, contentType: "text/html; charset=utf-8", body: [],
+                                headers: [("Allow", (route.methods + ["OPTIONS"]).sorted().joined(separator: ", "))])
+        }
         guard route.methods.contains(request.method) else { return .methodNotAllowed(route.methods) }
         do {
             switch (route, method) {
@@ -82,7 +87,9 @@ final class KubeNineV0: Sendable {
                 }
                 return .json(200, ["message": .string("Node \(ObjectMeta.name(of: node)) has no container left to remove: already cleaned up")])
             case (.pods, "GET"):
-                return .json(200, .array(registry.store.list(resource: "pods", namespace: nil).objects.map { podItem($0.object, detail: false) }))
+                let pods = registry.store.list(resource: "pods", namespace: nil).objects.map(\.object)
+                    .sorted { (V0Index.annotatedID($0) ?? .max) < (V0Index.annotatedID($1) ?? .max) }
+                return .json(200, .array(pods.map { podItem($0, detail: false) }))
             case (.pods, "POST"): return try await createPod(request)
             case (.pod(let id), "GET"):
                 guard let pod = pod(id) else { return .notFound }
@@ -105,9 +112,9 @@ final class KubeNineV0: Sendable {
     func node(_ text: String) -> JSON? {
         switch V0Wire.reference(text) {
         case .id(let id):
-            if let key = index.key(.node, id: id), let stored = registry.store.get(key) { return stored.object }
-            // The index follows the store a moment behind: look once more in the cache.
-            return registry.store.list(resource: "nodes", namespace: nil).objects.first { V0Index.annotatedID($0.object) == id }?.object
+            // The index, never a scan: a lookup costs the same whatever the cluster's size.
+            guard let key = index.key(.node, id: id) else { return nil }
+            return registry.store.get(key)?.object
         case .name(let name):
             return try? registry.get(Self.nodeType, namespace: "", name: name).object
         case .invalid:
@@ -118,11 +125,10 @@ final class KubeNineV0: Sendable {
     func pod(_ text: String) -> JSON? {
         switch V0Wire.reference(text) {
         case .id(let id):
-            if let key = index.key(.pod, id: id), let stored = registry.store.get(key) { return stored.object }
-            return registry.store.list(resource: "pods", namespace: nil).objects.first { V0Index.annotatedID($0.object) == id }?.object
+            guard let key = index.key(.pod, id: id) else { return nil }
+            return registry.store.get(key)?.object
         case .name(let name):
-            if let pod = try? registry.get(Self.podType, namespace: "default", name: name).object { return pod }
-            return registry.store.list(resource: "pods", namespace: nil).objects.first { $0.key.name == name }?.object
+            return try? registry.get(Self.podType, namespace: "default", name: name).object
         case .invalid:
             return nil
         }

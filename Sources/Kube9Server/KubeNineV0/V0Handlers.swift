@@ -17,10 +17,12 @@ extension KubeNineV0 {
         }
     }
 
+    /// A number as Python compares it (a bool is an int there).
     static func number(_ value: JSON?) -> Double? {
         switch value {
         case .int(let number)?: return Double(number)
         case .double(let number)?: return number
+        case .bool(let flag)?: return flag ? 1 : 0
         default: return nil
         }
     }
@@ -35,7 +37,8 @@ extension KubeNineV0 {
 
     func jsonBody(_ request: Request, prefix: String) async -> BodyRead {
         let media = (request.contentType ?? "").split(separator: ";").first.map { String($0).trimmingSpaces.lowercased() } ?? ""
-        guard media == "application/json" else { return .failure(V0Wire.Reply.error(500, prefix + V0Wire.unsupportedMediaTypeText)) }
+        // Werkzeug's is_json: application/json and application/*+json.
+        guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else { return .failure(V0Wire.Reply.error(500, prefix + V0Wire.unsupportedMediaTypeText)) }
         let bytes: [UInt8]
         do {
             bytes = try await request.body()
@@ -70,9 +73,10 @@ extension KubeNineV0 {
             return .error(500, prefix + "'<=' not supported between instances of '\(cpuValue?.typeName ?? "null")' and 'int'")
         }
         if cores <= 0 { return .error(400, "cpu_cores_avail is required and must be greater than 0") }
-        guard cores <= 1_000_000, let millis = Int64(checkedRounding: cores * 1000), millis > 0 else {
+        guard cores <= 1_000_000, let millis = Int64(checkedRounding: cores * 1000) else {
             return .error(400, "cpu_cores_avail must be at most 1000000")
         }
+        guard millis > 0 else { return .error(400, "cpu_cores_avail is required and must be greater than 0 (at least 0.001 in kube9)") }
         let typeValue = body["node_type"] ?? .null
         let type: String
         switch typeValue {
@@ -122,7 +126,8 @@ extension KubeNineV0 {
             ],
             "spec": spec,
             "status": [
-                "capacity": ["cpu": cpu, "memory": "64Gi", "pods": "110"], "allocatable": ["cpu": cpu, "memory": "64Gi", "pods": "110"],
+                // Kube-9 counted cpu only: memory and pod slots are as good as unlimited.
+                "capacity": ["cpu": cpu, "memory": "7Pi", "pods": "1000000"], "allocatable": ["cpu": cpu, "memory": "7Pi", "pods": "1000000"],
                 "conditions": [["type": "Ready", "status": "True", "reason": "KubeletReady", "message": "registered through the Kube-9 v0 API",
                                 "lastHeartbeatTime": now, "lastTransitionTime": now]],
                 "addresses": [["type": "InternalIP", "address": "127.0.0.1"], ["type": "Hostname", "address": .string(name)]],

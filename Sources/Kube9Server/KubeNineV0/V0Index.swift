@@ -56,21 +56,27 @@ final class V0Index: Sendable {
 
     /// The create hook of pods and nodes: gives the object its id (keeping a carried one that
     /// no other live object holds).
+    /// The id is only taken here: the index records which object holds it when the object is
+    /// stored (`upsert`), so a create that fails afterwards leaves no trace but a skipped number.
     func assignID(_ object: inout JSON, kind: Kind, key: ObjectKey) {
         let id = state.withLock { state -> Int64 in
             if let carried = Self.annotatedID(object), state.keys[kind]?[carried] == nil || state.keys[kind]?[carried] == key {
-                state.keys[kind, default: [:]][carried] = key
-                state.ids[key] = carried
                 state.next[kind] = max(state.next[kind] ?? 1, carried.saturatingAdd(1))
                 return carried
             }
             let id = state.next[kind] ?? 1
             state.next[kind] = id.saturatingAdd(1)
-            state.keys[kind, default: [:]][id] = key
-            state.ids[key] = id
             return id
         }
         object[path: ["metadata", "annotations", Self.idAnnotation]] = .string(String(id))
+    }
+
+    /// Gives `id` back when it was the last one taken (a v0 create that Kube-9 would have refused
+    /// before storing anything, such as a pod that fits nowhere), so the next object gets it.
+    func release(_ kind: Kind, id: Int64) {
+        state.withLock { state in
+            if state.next[kind] == id.saturatingAdd(1), state.keys[kind]?[id] == nil { state.next[kind] = id }
+        }
     }
 
     /// Loads every node and pod, then follows the store until it closes. Objects created before
@@ -159,18 +165,17 @@ final class V0Index: Sendable {
     }
 
     private static func account(_ state: inout State, key: ObjectKey, entry: PodEntry?) {
+        if let old = state.pods[key], old == entry { return }
+        // In place: copying a node's set of pods out and back would cost its size per event.
         if let old = state.pods[key], old.active {
-            var usage = state.usage[old.node] ?? (0, [])
-            usage.cpuMillis = usage.cpuMillis.saturatingSubtract(old.cpuMillis)
-            usage.pods.remove(key)
-            state.usage[old.node] = usage.pods.isEmpty ? nil : usage
+            state.usage[old.node, default: (0, [])].cpuMillis = (state.usage[old.node]?.cpuMillis ?? 0).saturatingSubtract(old.cpuMillis)
+            state.usage[old.node, default: (0, [])].pods.remove(key)
+            if state.usage[old.node]?.pods.isEmpty == true { state.usage[old.node] = nil }
         }
         state.pods[key] = entry
         if let entry, entry.active {
-            var usage = state.usage[entry.node] ?? (0, [])
-            usage.cpuMillis = usage.cpuMillis.saturatingAdd(entry.cpuMillis)
-            usage.pods.insert(key)
-            state.usage[entry.node] = usage
+            state.usage[entry.node, default: (0, [])].cpuMillis = (state.usage[entry.node]?.cpuMillis ?? 0).saturatingAdd(entry.cpuMillis)
+            state.usage[entry.node, default: (0, [])].pods.insert(key)
         }
     }
 

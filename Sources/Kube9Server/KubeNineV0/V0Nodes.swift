@@ -25,7 +25,7 @@ final class V0Nodes: Sendable {
     static let unhealthyTaint = "kube9.io/v0-unhealthy"
     static let permanentTaint = "kube9.io/v0-permanently-failed"
     /// The label of nodes created through the v0 API: their pods are run by the server itself.
-    static let v0Label = "kube9.io/api"
+    static let v0Label = NodeStrategy.kubeNineAPILabel
     /// Kube-9 gives up on a node after this many recovery passes.
     static let maximumRecoveryAttempts: Int64 = 3
     static let workerComponents = ["kubelet", "container_runtime", "kube_proxy", "node_agent"]
@@ -116,6 +116,14 @@ final class V0Nodes: Sendable {
     // MARK: Transitions
 
     /// Writes the node's Kube-9 state (annotations and the taints that follow from it).
+    /// Whether Kube-9 would place pods on a node with these components: kubelet and container runtime running.
+    static func componentsAllowPods(_ node: JSON) -> Bool {
+        let components = Self.components(node, includeMaster: false)
+        return components["kubelet"]?.stringValue == "running" && components["container_runtime"]?.stringValue == "running"
+    }
+
+    /// Writes the node's Kube-9 state (annotations and the taints that follow from it). A node
+    /// turned permanently failed has its pods moved off in the background.
     @discardableResult
     func setState(_ name: String, health: String, attempts: Int64? = nil, components: JSON? = nil) async throws -> JSON {
         let node = try await cluster.modify(Self.nodes, namespace: "", name: name, status: false) { node in
@@ -126,19 +134,22 @@ final class V0Nodes: Sendable {
                 let key = $0["key"]?.stringValue
                 return key != Self.unhealthyTaint && key != Self.permanentTaint
             }
-            if health != "healthy" { taints.append(["key": .string(Self.unhealthyTaint), "effect": "NoSchedule"]) }
+            if health != "healthy" || !Self.componentsAllowPods(node) { taints.append(["key": .string(Self.unhealthyTaint), "effect": "NoSchedule"]) }
             if health == "permanently_failed" { taints.append(["key": .string(Self.permanentTaint), "effect": "NoExecute"]) }
             node[path: ["spec", "taints"]] = taints.isEmpty ? nil : .array(taints)
         }
-        if health == "permanently_failed" { await moveOff(name) }
+        if health == "permanently_failed" { moveOffLater(name) }
         return node
     }
 
-    /// Reschedules the pods of a permanently failed node (once per failure).
-    func moveOff(_ name: String) async {
-        guard evicting.withLock({ $0.insert(name).inserted }) else { return }
-        defer { _ = evicting.withLock { $0.remove(name) } }
-        await evict(name)
+    /// Reschedules the pods of a permanently failed node, in the background, when it has any
+    /// (a request never waits for it, and a node with no pods costs nothing).
+    func moveOffLater(_ name: String) {
+        guard podCount(name) > 0, evicting.withLock({ $0.insert(name).inserted }) else { return }
+        Task {
+            defer { _ = self.evicting.withLock { $0.remove(name) } }
+            await self.evict(name)
+        }
     }
 
     /// A heartbeat (Kube-9's body: health_status, components; cpu_cores_avail and pod_ids are
@@ -148,7 +159,8 @@ final class V0Nodes: Sendable {
         let name = ObjectMeta.name(of: node)
         let current = Self.health(node)
         if Self.isManaged(node), current == "permanently_failed" {
-            await moveOff(name)
+            recordBeat(name)
+            moveOffLater(name)
             return ("permanently_failed", true)
         }
         try await heartbeats.beat(node: name)
@@ -188,15 +200,20 @@ final class V0Nodes: Sendable {
                 do {
                     if health == "healthy", !SchedulerViews.isReady(node) {
                         try await setState(name, health: "failed")
+                    } else if health == "recovering" || health == "failed", !NodeStrategy.isKubeNineNode(node), SchedulerViews.isReady(node), !recover {
+                        // An agent's node sends kube9 heartbeats, not Kube-9 ones: Ready again is healthy again.
+                        if health == "recovering" { try await setState(name, health: "healthy", attempts: 0) }
                     } else if health == "failed", recover {
                         let attempts = Self.attempts(node)
                         if attempts >= Self.maximumRecoveryAttempts {
                             try await setState(name, health: "permanently_failed")
                         } else {
+                            // A recovery pass: Kube-9 restarts the node's container and counts it as a heartbeat.
+                            recordBeat(name)
                             try await setState(name, health: "recovering", attempts: attempts + 1)
                         }
-                    } else if health == "permanently_failed", podCount(name) > 0 {
-                        await moveOff(name)
+                    } else if health == "permanently_failed" {
+                        moveOffLater(name)
                     }
                 } catch {
                     logger.debug("v0 node state not written", metadata: ["node": "\(name)", "error": "\(error)"])

@@ -61,9 +61,11 @@ extension KubeNineV0 {
             ])
         case .unschedulable(let message):
             await removeUnplaced(key, uid: uid)
+            if let id = V0Index.annotatedID(created) { index.release(.pod, id: id) }
             return .error(400, "No eligible node found for pod \(name): \(message)")
         case .timedOut:
             await removeUnplaced(key, uid: uid)
+            if let id = V0Index.annotatedID(created) { index.release(.pod, id: id) }
             return .error(400, "No eligible node found for pod \(name): the scheduler did not place it within \(V0Pods.bindTimeout)")
         case .gone:
             return .error(500, prefix + "pod \(name) was deleted before it was scheduled")
@@ -100,17 +102,21 @@ extension KubeNineV0 {
         var config: [JSON] = []
         if let items = body["config"], !items.isNull {
             guard let list = items.arrayValue else { throw wrongType("config", "a list", items) }
+            guard list.count <= 1000 else { throw PodBodyError(reply: .error(400, "a pod may have at most 1000 config entries")) }
             for (position, item) in list.enumerated() {
                 guard case .object = item else { throw wrongType("config[\(position)]", "an object", item) }
                 var entry: JSON = [:]
                 for (field, fallback) in [("name", "config-\(position)"), ("type", "env"), ("key", "KEY"), ("value", "VALUE")] {
                     let value = item[field] ?? .null
                     if value.isNull { entry[field] = .string(fallback); continue }
-                    guard let text = value.stringValue else { throw wrongType("config[\(position)].\(field)", "a string", value) }
-                    entry[field] = .string(text)
+                    // Kube-9 stored whatever it was given as text.
+                    entry[field] = .string(value.stringValue ?? value.text)
                 }
                 config.append(entry)
-                env.append(["name": entry["key"] ?? "KEY", "value": entry["value"] ?? ""])
+                // An environment variable needs a name; an empty key stays in the config only.
+                if let key = entry["key"]?.stringValue, !key.isEmpty {
+                    env.append(["name": .string(key), "value": entry["value"] ?? ""])
+                }
             }
         }
         var volumes: [JSON] = []
@@ -118,6 +124,7 @@ extension KubeNineV0 {
         var volumeSpecs: [JSON] = []
         if let items = body["volumes"], !items.isNull {
             guard let list = items.arrayValue else { throw wrongType("volumes", "a list", items) }
+            guard list.count <= 1000 else { throw PodBodyError(reply: .error(400, "a pod may have at most 1000 volumes")) }
             for (position, item) in list.enumerated() {
                 guard case .object = item else { throw wrongType("volumes[\(position)]", "an object", item) }
                 let volumeName = item["name"]?.stringValue ?? "volume-\(position)"
@@ -164,7 +171,10 @@ extension KubeNineV0 {
             let containerName: String
             switch item["name"] {
             case .string(let text)?: containerName = text
-            case nil, .null?: containerName = "\(name)-container-\(String(Int.random(in: 1000...9999)))"
+            case nil, .null?:
+                // Kube-9's default name, made a DNS label (a pod name may hold dots; a container's may not).
+                let base = String(name.replacingOccurrences(of: ".", with: "-").prefix(47))
+                containerName = "\(base)-container-\(String(Int.random(in: 1000...9999)))"
             case let other?: throw wrongType("containers[\(index)].name", "a string", other)
             }
             let image: String
@@ -187,8 +197,9 @@ extension KubeNineV0 {
             containerSpecs.append(["name": .string(containerName), "cpu": .double(Double(cpu) / 1000), "memory": .int(memory)])
         }
         var annotations = JSON.emptyObject
-        annotations[specAnnotation] = .string((["volumes": .array(volumeSpecs), "config": .array(config),
-                                                "containers": .array(containerSpecs)] as JSON).text)
+        // Written with float points, so a cpu_req of 1 reads back as the float 1.0 Kube-9 shows.
+        let kept: JSON = ["volumes": .array(volumeSpecs), "config": .array(config), "containers": .array(containerSpecs)]
+        annotations[specAnnotation] = .string(String(decoding: kept.serializedWithFloatPoints(), as: UTF8.self))
         var pod: JSON = ["apiVersion": "v1", "kind": "Pod",
                          "metadata": ["name": .string(name), "labels": ["kube9.io/api": "v0"], "annotations": annotations],
                          "spec": ["containers": .array(containers)]]
@@ -215,7 +226,8 @@ extension KubeNineV0 {
     }
 
     /// GET /pods/ID/health: what the pod's node says of it (kube9 knows it from the pod's status).
-    func podHealth(_ pod: JSON) -> V0Wire.Reply {
+    func podHealth(_ original: JSON) -> V0Wire.Reply {
+        let pod = presented(original)
         let name = ObjectMeta.name(of: pod)
         guard let node = pod[path: ["spec", "nodeName"]]?.stringValue, !node.isEmpty else {
             return .json(200, ["pod_id": Self.id(pod), "pod_name": .string(name), "overall_status": "pending",
@@ -234,7 +246,7 @@ extension KubeNineV0 {
                     "start_time": .double(Double(started ?? 0))]
         }
         let id = V0Index.annotatedID(pod).map { JSON.string(String($0)) } ?? .string(name)
-        return .json(200, ["pod_id": id, "status": .string(phase == "failed" ? "failed" : "running"), "containers": .array(containers)])
+        return .json(200, ["pod_id": id, "status": .string(phase), "containers": .array(containers)])
     }
 
     /// A container's state in Kube-9's words: running, waiting, exited, or pending before any.
@@ -249,7 +261,17 @@ extension KubeNineV0 {
     // MARK: Pod shapes
 
     /// pod-item (and pod-detail when `detail`).
-    func podItem(_ pod: JSON, detail: Bool) -> JSON {
+    /// A pod as Kube-9 shows it: one bound to a v0 node is running from the moment it is bound
+    /// (the server writes that status a moment later, in the background).
+    func presented(_ pod: JSON) -> JSON {
+        guard let node = pod[path: ["spec", "nodeName"]]?.stringValue, !node.isEmpty, pods.isV0Node(node) else { return pod }
+        var running = pod
+        V0Pods.markRunning(&running)
+        return running
+    }
+
+    func podItem(_ original: JSON, detail: Bool) -> JSON {
+        let pod = presented(original)
         let podID = V0Index.annotatedID(pod) ?? 0
         let containers = pod[path: ["spec", "containers"]]?.arrayValue ?? []
         let statuses = pod[path: ["status", "containerStatuses"]]?.arrayValue ?? []

@@ -31,6 +31,7 @@ final class V0Pods: Sendable {
 
     private struct Waiter {
         var id: Int
+        var deadline: ContinuousClock.Instant
         var continuation: CheckedContinuation<Outcome, Never>
     }
 
@@ -64,15 +65,27 @@ final class V0Pods: Sendable {
                 // The event may have come already: look at the pod as it is now.
                 if let pod = current(), let outcome = Self.outcome(pod) { return outcome }
                 if current() == nil { return .gone }
-                state.byKey[key, default: []].append(Waiter(id: token, continuation: continuation))
+                state.byKey[key, default: []].append(Waiter(id: token, deadline: .now + Self.bindTimeout, continuation: continuation))
                 return nil
             }
-            if let early { continuation.resume(returning: early); return }
-            Task {
-                try? await Task.sleep(for: Self.bindTimeout)
-                self.resume(key, token: token, with: .timedOut)
-            }
+            if let early { continuation.resume(returning: early) }
         }
+    }
+
+    /// Ends the waits that passed their deadline (one sweep for all, not a timer per create).
+    func sweepExpired() {
+        let now = ContinuousClock.now
+        let expired: [Waiter] = waiters.withLock { state in
+            var expired: [Waiter] = []
+            for (key, list) in state.byKey {
+                let (late, waiting) = (list.filter { $0.deadline <= now }, list.filter { $0.deadline > now })
+                if late.isEmpty { continue }
+                expired += late
+                state.byKey[key] = waiting.isEmpty ? nil : waiting
+            }
+            return expired
+        }
+        for waiter in expired { waiter.continuation.resume(returning: .timedOut) }
     }
 
     private func resume(_ key: ObjectKey, token: Int? = nil, with outcome: Outcome) {
@@ -100,6 +113,13 @@ final class V0Pods: Sendable {
     /// Follows pods: resumes waiting creates, and runs or removes pods bound to v0 nodes.
     /// A pass over all pods every few seconds catches anything an event did not.
     func follow(store: any Store) async {
+        let sweeper = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                self.sweepExpired()
+            }
+        }
+        defer { sweeper.cancel() }
         var from = store.currentRevision
         var lastPass = ContinuousClock.now
         resync()

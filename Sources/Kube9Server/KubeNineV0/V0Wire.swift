@@ -37,9 +37,11 @@ enum V0Wire {
         guard let collection = parts.first, collection == "nodes" || collection == "pods" else { return nil }
         if parts.count == 1 { return .redirect("/\(collection)/") }
         let rest = Array(parts.dropFirst())
+        // Flask's int converter (and kube9's names) refuse anything else before a handler runs.
         func segment(_ index: Int) -> String? {
             guard index < rest.count, !rest[index].isEmpty else { return nil }
-            return rest[index].removingPercentEncoding
+            let text = rest[index].removingPercentEncoding
+            return reference(text) == .invalid ? nil : text
         }
         switch (collection, rest.count) {
         case (_, 1) where rest[0].isEmpty: return collection == "nodes" ? .nodes : .pods
