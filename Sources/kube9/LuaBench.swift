@@ -146,10 +146,12 @@ struct LuaBenchCommand: ParsableCommand {
     }
 }
 
-/// "AMD EPYC, 2 cores, 23 GiB".
+/// The machine a benchmark ran on and the commit measured (`KUBE9_BENCH_COMMIT`, which
+/// scripts/bench sets): "AMD EPYC, 2 cores, 23 GiB, commit 3d48fc7".
 func machineDescription() -> String {
     let machine = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
         .split(separator: "\n").first { $0.hasPrefix("model name") }
         .map { String($0.split(separator: ":").last ?? "").trimmingSpaces } ?? "unknown CPU"
-    return "\(machine), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB"
+    let commit = ProcessInfo.processInfo.environment["KUBE9_BENCH_COMMIT"].map { ", commit \($0)" } ?? ""
+    return "\(machine), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB\(commit)"
 }

@@ -134,4 +134,22 @@ struct HostilePolicyTests {
         let fields = PolicyStrategy().validate(object).map(\.field)
         #expect(fields == ["spec.budget.instructions", "spec.budget.timeoutMilliseconds", "spec.budget.memoryBytes"])
     }
+
+    @Test("a value converted to Swift is capped in bytes: 4,096 references to one 8 MB string are refused, not copied")
+    func conversionBytes() throws {
+        let start = ContinuousClock.now
+        let source = """
+            local s = string.rep("x", 8 << 20)
+            local t = {}
+            for i = 1, 4096 do t[i] = s end
+            kube9.json.encode(t)
+            return { name = "big", api = 1, filter = function() return true end, score = function() return 1 end }
+            """
+        var refusal: PolicyError?
+        do { _ = try LoadedPolicy(PolicySource(slot: .scheduler, name: "big", source: source, chunkName: "big.lua",
+                                               budget: PolicyBudget(instructions: 50_000_000, timeoutMilliseconds: 1000, memoryBytes: 64 << 20),
+                                               origin: "object"), logger: Self.logger) } catch { refusal = error }
+        #expect(refusal?.message.contains("bytes of strings") == true, "\(refusal.map { "\($0)" } ?? "accepted")")
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Kube9Model
 @testable import Kube9Server
 import Testing
@@ -206,6 +207,44 @@ struct HardeningAPITests {
             #expect(bad.status == 400)
             let overflow = try await server.call(.get, "\(Self.pods)?watch=1&timeoutSeconds=99999999999999999999")
             #expect(overflow.status == 400)
+        }
+    }
+
+    @Test("GET /api/v1/nodes/proxy is the node named proxy (the proxy route built a reversed range and trapped)")
+    func nodeNamedProxy() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            for method in [HTTPRequest.Method.get, .delete, .put] {
+                let reply = try await server.call(method, "/api/v1/nodes/proxy")
+                #expect(reply.status == 404 || reply.status == 400, "\(method): \(reply.text)")
+            }
+            #expect(try await server.call(.get, "/api/v1/nodes/proxy/proxy").status == 404, "the node proxy is not found")
+            #expect(try await server.call(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test("a quantity exponent of Int.min is a 422, not an overflow", arguments: ["1e-9223372036854775808", "1e9223372036854775807", "1e+999", "1e-99999"])
+    func quantityExponents(_ text: String) async throws {
+        #expect(Quantity.parse(text) == nil)
+        try await InProcessServer.with(scheduler: false) { server in
+            let reply = try await server.call(.post, Self.pods, json: podJSON("e", resources: ["requests": ["cpu": .string(text)]]))
+            #expect(reply.status == 422, "\(reply.text)")
+        }
+    }
+
+    @Test("JSON patch copies that double the depth each time are refused before the document grows deep")
+    func patchDepthDoubling() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            #expect(try await server.call(.post, "/api/v1/namespaces", json: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "deep"]]).status == 201)
+            // Each copy puts /x at its own deepest point: its depth doubles (1, 2, 4 … 2^18).
+            var operations: [JSON] = [["op": "add", "path": "/x", "value": .emptyObject]]
+            var depth = 1
+            for _ in 0..<18 {
+                operations.append(["op": "copy", "from": "/x", "path": .string("/x" + String(repeating: "/a", count: depth))])
+                depth *= 2
+            }
+            let reply = try await server.call(.patch, "/api/v1/namespaces/deep", JSON.array(operations).serialized(), contentType: "application/json-patch+json")
+            #expect(reply.status == 422, "\(reply.text.prefix(300))")
+            #expect(try await server.call(.get, "/healthz").status == 200)
         }
     }
 }
