@@ -77,15 +77,23 @@ public final class Scheduler: Sendable {
     public var bound: Int { placed.withLock { $0 } }
 
     /// Runs until cancelled: follows nodes and pods (watches, `SchedulingState`) and schedules
-    /// whenever something changed. A pass that found nothing to do waits for the next change.
+    /// whenever something changed. A pass that found nothing to do waits for the next change or
+    /// the once-a-second recheck.
     public func run() async {
         let follower = Task { await state.follow(client) }
-        defer { follower.cancel() }
+        // One timer for the periodic recheck (failed pods whose fingerprint did not change).
+        let ticker = Task { [state] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                state.poke()
+            }
+        }
+        defer { follower.cancel(); ticker.cancel() }
         while !Task.isCancelled, !state.isSynced { try? await Task.sleep(for: .milliseconds(10)) }
         var idleAt: Int64? = nil
         while !Task.isCancelled {
             if let idleAt, state.version == idleAt {
-                await state.waitForChange(timeout: .seconds(1))
+                await state.waitForChange()
                 continue
             }
             let version = state.version

@@ -41,16 +41,15 @@ final class SchedulingState: Sendable {
     var version: Int64 { state.withLock { $0.version } }
     var isSynced: Bool { state.withLock { $0.synced.nodes && $0.synced.pods } }
 
-    /// Waits for the next change (or `timeout`).
-    func waitForChange(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            let stream = wakeups
-            group.addTask { for await _ in stream { return } }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+    /// Waits for the next change or `poke()`. No timer per wait: a scheduler waits after every
+    /// idle pass, hundreds of times a second under load, and a cancelled sleep's timer stays in
+    /// the dispatch timer heap until its deadline.
+    func waitForChange() async {
+        for await _ in wakeups { return }
     }
+
+    /// Wakes the waiter as a change would (the scheduler's periodic recheck).
+    func poke() { wake.yield() }
 
     /// Follows nodes and pods through `client` until cancelled, relisting when a watch ends.
     func follow(_ client: any ClusterClient) async {
