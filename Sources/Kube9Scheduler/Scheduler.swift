@@ -53,6 +53,10 @@ public final class Scheduler: Sendable {
     private let placed = Mutex<Int>(0)
     /// Nodes, bound and pending pods, kept by watches.
     let state = SchedulingState()
+    /// Advanced at every periodic recheck; part of the failure fingerprint.
+    private let recheckEpoch = Atomic<Int>(0)
+    /// How often pods that failed to schedule are tried again when nothing else changed.
+    static let recheckInterval: Duration = .seconds(10)
     /// Node views mirrored into the policies' Lua states.
     let mirror = NodeMirror()
     /// Bindings and events in flight at once (group commit batches their fsyncs).
@@ -78,14 +82,16 @@ public final class Scheduler: Sendable {
 
     /// Runs until cancelled: follows nodes and pods (watches, `SchedulingState`) and schedules
     /// whenever something changed. A pass that found nothing to do waits for the next change or
-    /// the once-a-second recheck.
+    /// the periodic recheck.
     public func run() async {
         let follower = Task { await state.follow(client) }
-        // One timer for the periodic recheck (failed pods whose fingerprint did not change).
-        let ticker = Task { [state] in
+        // One timer for the periodic recheck: every `recheckInterval` the pods that failed are
+        // tried again even if no node or binding changed (a policy may have been installed).
+        let ticker = Task { [self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                state.poke()
+                try? await Task.sleep(for: Self.recheckInterval)
+                self.recheckEpoch.wrappingAdd(1, ordering: .relaxed)
+                self.state.poke()
             }
         }
         defer { follower.cancel(); ticker.cancel() }
@@ -104,9 +110,11 @@ public final class Scheduler: Sendable {
 
     static func key(_ pod: JSON) -> String { "\(ObjectMeta.namespace(of: pod))/\(ObjectMeta.name(of: pod))/\(ObjectMeta.uid(of: pod))" }
 
-    /// Nodes by name, what their bound pods use, and the pending pods, from the watched state.
+    /// Nodes by name, what their bound pods use, and the pending pods, from the watched state;
+    /// the fingerprint also changes at every periodic recheck.
     func snapshot() -> (nodes: [String: JSON], usage: [String: NodeUsage], pending: [JSON], fingerprint: String) {
-        state.snapshot()
+        let (nodes, usage, pending, fingerprint) = state.snapshot()
+        return (nodes, usage, pending, fingerprint + "~\(recheckEpoch.load(ordering: .relaxed))")
     }
 
     func view(_ node: JSON, _ usage: NodeUsage) -> LuaValue {

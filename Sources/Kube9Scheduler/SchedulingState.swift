@@ -48,8 +48,9 @@ final class SchedulingState: Sendable {
         for await _ in wakeups { return }
     }
 
-    /// Wakes the waiter as a change would (the scheduler's periodic recheck).
-    func poke() { wake.yield() }
+    /// Counts as a change: bumps the version and wakes the waiter (the scheduler's periodic
+    /// recheck, so that its next pass runs).
+    func poke() { state.withLock { changed(&$0) } }
 
     /// Follows nodes and pods through `client` until cancelled, relisting when a watch ends.
     func follow(_ client: any ClusterClient) async {

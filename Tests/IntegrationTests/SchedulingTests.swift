@@ -199,6 +199,29 @@ struct SchedulingTests {
         #expect(try place("after") == "large", "worst_fit after the swap, no restart")
     }
 
+    @Test("a pod whose scheduler policy is missing binds once that policy is installed, with nothing else changing")
+    func missingPolicyRetried() async throws {
+        let server = try ServerProcess(extraArguments: Self.timing, scheduler: true)
+        defer { server.destroy() }
+        let connection = try server.connection()
+        let agent = try AgentProcess(server: server, name: "solo", cpus: "4", timing: Self.timing)
+        defer { agent.kill9() }
+        #expect(try waitUntil(seconds: 10) { try readyNodes(connection) == ["solo"] })
+        var body = podBody("picky")
+        body[path: ["spec", "schedulerName"]] = "picky"
+        _ = try connection.request("POST", "/api/v1/namespaces/default/pods", body: body.serialized())
+        func pod() throws -> JSON { try connection.request("GET", "/api/v1/namespaces/default/pods/picky").json() }
+        #expect(try waitUntil(seconds: 10) {
+            let condition = (try pod()[path: ["status", "conditions"]]?.arrayValue ?? []).first { $0["type"] == "PodScheduled" }
+            return condition?["message"]?.stringValue?.contains("no scheduler policy named picky") == true
+        })
+        // Heartbeats do not change Node objects, so only the periodic recheck retries the pod.
+        let applied = try runCommand(kube9BinaryPath(), ["policy", "apply", repositoryPath("policies/scheduler/worst_fit.lua"),
+                                                         "--slot", "scheduler", "--name", "picky", "--kubeconfig", server.kubeconfigPath])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(try waitUntil(seconds: 25) { try pod()[path: ["spec", "nodeName"]]?.stringValue == "solo" })
+    }
+
     @Test("a pod that fits nowhere stays Pending with Unschedulable and says why each node was rejected")
     func unschedulable() async throws {
         let server = try ServerProcess(extraArguments: Self.timing, scheduler: true)
