@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "Kube9StoreTests", dependencies: ["Kube9Store", "Kube9Model"], swiftSettings: strict),
         .testTarget(
             name: "Kube9ServerTests",
-            dependencies: ["Kube9Server", "Kube9Store", "Kube9Model", "Kube9Scheduler",
+            dependencies: ["Kube9Server", "Kube9Store", "Kube9Model", "Kube9Scheduler", "Kube9Controllers",
                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(

@@ -50,7 +50,7 @@ public enum APITypes {
         }
     }
 
-    /// Whether objects of `kind` (core/v1 or coordination.k8s.io/v1) are checked.
+    /// Whether objects of `kind` (core/v1, coordination.k8s.io/v1, discovery.k8s.io/v1) are checked.
     public static func isTyped(kind: String) -> Bool { catalog.roots[kind] != nil }
 
     /// The problems of `object` (of `kind`): one cause per field of the wrong type or missing.

@@ -27,6 +27,33 @@ public enum NameRules {
         return nil
     }
 
+    /// RFC 1035 label (Service names): an RFC 1123 label that starts with a letter.
+    public static func dns1035LabelError(_ value: String) -> String? {
+        let bytes = Array(value.utf8)
+        if bytes.count > 63 { return "must be no more than 63 characters" }
+        let valid = bytes.first.map { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) } == true
+            && bytes.last.map(isLowerAlphanumeric) == true
+            && bytes.allSatisfy { isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+        if !valid {
+            return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        }
+        return nil
+    }
+
+    /// An IANA service name (named ports): at most 15 characters, lowercase alphanumerics and
+    /// '-', at least one letter, no '-' at either end or twice in a row.
+    public static func portNameError(_ value: String) -> String? {
+        let bytes = Array(value.utf8)
+        if bytes.isEmpty || bytes.count > 15 { return "must be no more than 15 characters" }
+        if !bytes.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }) {
+            return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+        }
+        if !bytes.contains(where: { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }) { return "must contain at least one letter (a-z)" }
+        if value.contains("--") { return "must not contain consecutive hyphens" }
+        if bytes.first == UInt8(ascii: "-") || bytes.last == UInt8(ascii: "-") { return "must not begin or end with a hyphen" }
+        return nil
+    }
+
     /// RFC 1123 subdomain: at most 253 characters, dot-separated labels.
     public static func dns1123SubdomainError(_ value: String) -> String? {
         let bytes = Array(value.utf8)

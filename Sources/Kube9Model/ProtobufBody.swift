@@ -1,5 +1,5 @@
 /// Decodes the Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown) that stock kubectl
-/// sends for `create namespace`, and turns the kinds kube9 understands into JSON.
+/// sends for `create namespace` and `create service`, and turns the kinds kube9 understands into JSON.
 /// Anything else is refused with 415 naming the kind. Every length and number read is checked
 /// against the bytes there are, so no body can make it read out of bounds or trap.
 public enum ProtobufBody {
@@ -95,8 +95,10 @@ public enum ProtobufBody {
         switch (apiVersion, kind) {
         case ("v1", "Namespace"):
             return try namespace(bytes, raw)
+        case ("v1", "Service"):
+            return try service(bytes, raw)
         default:
-            throw APIError.unsupportedMediaType("kube9 decodes protobuf bodies only for v1 Namespace; \(apiVersion) \(kind) must be sent as application/json")
+            throw APIError.unsupportedMediaType("kube9 decodes protobuf bodies only for v1 Namespace and v1 Service; \(apiVersion) \(kind) must be sent as application/json")
         }
     }
 
@@ -155,5 +157,106 @@ public enum ProtobufBody {
         if annotations.objectValue?.isEmpty == false { metadata["annotations"] = annotations }
         if !finalizers.isEmpty { metadata["finalizers"] = .array(finalizers) }
         return metadata
+    }
+
+    /// A string-to-string map entry (key = 1, value = 2).
+    static func mapEntry(_ bytes: [UInt8], _ range: Range<Int>) throws(APIError) -> (String, String) {
+        var reader = Reader(bytes, from: range.lowerBound, to: range.upperBound)
+        var key = ""
+        var value = ""
+        while !reader.atEnd {
+            let entry = try reader.field()
+            guard let entryRange = entry.range else { continue }
+            if entry.number == 1 { key = reader.string(entryRange) }
+            if entry.number == 2 { value = reader.string(entryRange) }
+        }
+        return (key, value)
+    }
+
+    /// A protobuf int32 as sent (a varint holding the 64-bit two's complement for negatives).
+    static func int32(_ value: UInt64) -> Int64 { Int64(Int32(truncatingIfNeeded: value)) }
+
+    /// core/v1 Service (k8s.io/api/core/v1/generated.proto): metadata = 1, spec = 2.
+    static func service(_ bytes: [UInt8], _ range: Range<Int>) throws(APIError) -> JSON {
+        var object: JSON = ["apiVersion": "v1", "kind": "Service"]
+        var reader = Reader(bytes, from: range.lowerBound, to: range.upperBound)
+        while !reader.atEnd {
+            let field = try reader.field()
+            guard let fieldRange = field.range else { continue }
+            switch field.number {
+            case 1: object["metadata"] = try objectMeta(bytes, fieldRange)
+            case 2: object["spec"] = try serviceSpec(bytes, fieldRange)
+            default: continue
+            }
+        }
+        return object
+    }
+
+    static func serviceSpec(_ bytes: [UInt8], _ range: Range<Int>) throws(APIError) -> JSON {
+        var spec = JSON.emptyObject
+        var ports: [JSON] = []
+        var selector = JSON.emptyObject
+        var lists: [String: [JSON]] = [:]
+        let strings = [3: "clusterIP", 4: "type", 7: "sessionAffinity", 8: "loadBalancerIP", 10: "externalName",
+                       11: "externalTrafficPolicy", 17: "ipFamilyPolicy", 21: "loadBalancerClass", 22: "internalTrafficPolicy", 23: "trafficDistribution"]
+        let stringLists = [5: "externalIPs", 9: "loadBalancerSourceRanges", 18: "clusterIPs", 19: "ipFamilies"]
+        var reader = Reader(bytes, from: range.lowerBound, to: range.upperBound)
+        while !reader.atEnd {
+            let field = try reader.field()
+            switch (field.number, field.range) {
+            case (1, let value?): ports.append(try servicePort(bytes, value))
+            case (2, let value?):
+                let (key, text) = try mapEntry(bytes, value)
+                selector[key] = .string(text)
+            case (13, nil): spec["publishNotReadyAddresses"] = .bool(field.value != 0)
+            case (20, nil): spec["allocateLoadBalancerNodePorts"] = .bool(field.value != 0)
+            case (12, nil): if field.value != 0 { spec["healthCheckNodePort"] = .int(int32(field.value)) }
+            case (let number, let value?):
+                if let name = strings[number] {
+                    let text = reader.string(value)
+                    if !text.isEmpty { spec[name] = .string(text) }
+                } else if let name = stringLists[number] {
+                    lists[name, default: []].append(.string(reader.string(value)))
+                }
+            default: continue
+            }
+        }
+        if !ports.isEmpty { spec["ports"] = .array(ports) }
+        if selector.objectValue?.isEmpty == false { spec["selector"] = selector }
+        for (name, values) in lists.sorted(by: { $0.key < $1.key }) { spec[name] = .array(values) }
+        return spec
+    }
+
+    static func servicePort(_ bytes: [UInt8], _ range: Range<Int>) throws(APIError) -> JSON {
+        var port = JSON.emptyObject
+        var reader = Reader(bytes, from: range.lowerBound, to: range.upperBound)
+        while !reader.atEnd {
+            let field = try reader.field()
+            switch (field.number, field.range) {
+            case (1, let value?): if !reader.string(value).isEmpty { port["name"] = .string(reader.string(value)) }
+            case (2, let value?): if !reader.string(value).isEmpty { port["protocol"] = .string(reader.string(value)) }
+            case (6, let value?): if !reader.string(value).isEmpty { port["appProtocol"] = .string(reader.string(value)) }
+            case (3, nil): port["port"] = .int(int32(field.value))
+            case (5, nil): if field.value != 0 { port["nodePort"] = .int(int32(field.value)) }
+            case (4, let value?):
+                // IntOrString: type = 1 (0 int, 1 string), intVal = 2, strVal = 3.
+                var inner = Reader(bytes, from: value.lowerBound, to: value.upperBound)
+                var isString = false
+                var number: Int64 = 0
+                var text = ""
+                while !inner.atEnd {
+                    let member = try inner.field()
+                    switch (member.number, member.range) {
+                    case (1, nil): isString = member.value == 1
+                    case (2, nil): number = int32(member.value)
+                    case (3, let textRange?): text = inner.string(textRange)
+                    default: continue
+                    }
+                }
+                port["targetPort"] = isString ? .string(text) : .int(number)
+            default: continue
+            }
+        }
+        return port
     }
 }

@@ -47,6 +47,7 @@ extension LuaValue {
 /// - `kube9.quantity(text)` — a Kubernetes quantity as a number of units ("250m" → 0.25, "1Gi" → 1073741824).
 /// - `kube9.status` — scheduler status codes (SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, ERROR).
 /// - `kube9.scheduler.fits(pod, node)` — the standard feasibility checks: ok, reason.
+/// - `kube9.hash(text)` — a stable non-negative 63-bit integer hash of a string (load balancers).
 public enum PDK {
     /// The api level policies declare with `api = 1`.
     public static let apiLevel: Int64 = 1
@@ -130,6 +131,10 @@ public enum PDK {
             default: throw LuaError(kind: .value, message: "kube9.quantity expects a string or number")
             }
         }
+        library.function("hash") { arguments throws(LuaError) in
+            guard let text = arguments.first?.stringValue else { throw LuaError(kind: .value, message: "kube9.hash expects a string") }
+            return [.integer(Self.hash(text))]
+        }
         library.value("status.SUCCESS", "Success")
         library.value("status.UNSCHEDULABLE", "Unschedulable")
         library.value("status.UNSCHEDULABLE_AND_UNRESOLVABLE", "UnschedulableAndUnresolvable")
@@ -137,6 +142,17 @@ public enum PDK {
         let exported = try state.install(library, as: "kube9", prelude: prelude)
         guard exported.count == 2 else { throw LuaError(kind: .value, message: "kube9 prelude returned \(exported.count) functions, expected 2") }
         return Internals(cycle: exported[0], mirrorApply: exported[1])
+    }
+
+    /// `kube9.hash`: a stable 63-bit hash of a string (FNV-1a, then the splitmix64 finalizer so
+    /// that near-equal strings land far apart), the same in every state and process.
+    public static func hash(_ text: String) -> Int64 {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        value = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        value = (value ^ (value >> 27)) &* 0x94d0_49bb_1331_11eb
+        value ^= value >> 31
+        return Int64(bitPattern: value & UInt64(Int64.max))
     }
 
     /// Lua-written helpers added to `kube9` before it is frozen.

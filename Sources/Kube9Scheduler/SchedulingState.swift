@@ -87,10 +87,11 @@ final class SchedulingState: Sendable {
         }
     }
 
-    private func applyNode(_ change: ClusterChange) {
+    func applyNode(_ change: ClusterChange) {
         state.withLock { state in
             let name = ObjectMeta.name(of: change.object)
-            state.nodes[name] = change.kind == .deleted ? nil : change.object
+            // Not `cond ? nil : object`: JSON is ExpressibleByNilLiteral, so that stored .null instead of removing.
+            if change.kind == .deleted { state.nodes.removeValue(forKey: name) } else { state.nodes[name] = change.object }
             changed(&state)
         }
     }

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     public var runScheduler = true
     /// How often the Kube-9 v0 layer gives failed nodes a recovery pass (Kube-9: 15 s).
     public var v0RecoveryInterval: Duration = .seconds(15)
+    /// The service range (`--service-cidr`), node-port range and load-balancer pool services get their addresses from.
+    public var serviceRanges: ServiceAllocator.Ranges = .defaults
 
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 6443, historyLimit: Int = 10_000,
                 synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60), policyDirectories: [String] = []) {
@@ -150,10 +152,18 @@ struct ServerStack: Sendable {
             logger.info("built-in policies loaded", metadata: ["directory": "\(directory)", "failed": "\(failures.count)"])
         }
         let index = V0Index(logger: logger)
+        let services = ServiceStrategy().type.storageName
+        let allocator = ServiceAllocator(ranges: configuration.serviceRanges) {
+            store.list(resource: services, namespace: nil).objects.map(\.object)
+        }
         let registry = ObjectRegistry(store: store, logger: logger,
                                       admission: [PolicyObjects.resource: PolicyObjects.admission(host: policyHost)],
                                       createHooks: ["nodes": { object, key in index.assignID(&object, kind: .node, key: key) },
-                                                    "pods": { object, key in index.assignID(&object, kind: .pod, key: key) }])
+                                                    "pods": { object, key in index.assignID(&object, kind: .pod, key: key) }],
+                                      reservers: [services: { object, old in
+                                          let reservation = try allocator.reserve(&object, old: old)
+                                          return { allocator.release(reservation) }
+                                      }])
         do {
             try await registry.ensureSystemNamespaces()
         } catch {
@@ -169,7 +179,9 @@ struct ServerStack: Sendable {
                               podCount: { node in index.usage(of: node).podIDs.count })
         let v0Pods = V0Pods(registry: registry, cluster: cluster, logger: logger)
         let kubeNine = KubeNineV0(registry: registry, index: index, nodes: v0Nodes, pods: v0Pods, logger: logger)
+        let endpoints = EndpointsController(client: cluster, logger: logger)
         var tasks = [Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) },
+                     Task { await endpoints.run() },
                      Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) },
                      Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
         if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }

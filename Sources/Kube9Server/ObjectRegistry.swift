@@ -44,6 +44,12 @@ public final class ObjectRegistry: Sendable {
     /// the Kube-9 id of nodes and pods) after the kind's defaults, before validation.
     public typealias CreateHook = @Sendable (inout JSON, ObjectKey) -> Void
     let createHooks: [String: CreateHook]
+    /// Reserves server-allocated values (a Service's cluster IP and node ports) on a new
+    /// version of an object, given the stored one on an update; refuses a taken or
+    /// out-of-range request by throwing. Returns the release to run once the write has
+    /// committed or failed. Writes of these kinds run outside the store's writer.
+    public typealias Reserver = @Sendable (inout JSON, JSON?) throws -> (@Sendable () -> Void)
+    let reservers: [String: Reserver]
 
     /// The largest object the store keeps, serialized (the body limit): a patch cannot grow one past it.
     public static let maximumObjectBytes = 3 * 1024 * 1024
@@ -52,12 +58,13 @@ public final class ObjectRegistry: Sendable {
     public static let systemNamespaces = ["default", "kube-system", "kube-node-lease", "kube-public"]
 
     public init(store: any Store, catalog: ResourceCatalog = .builtin, logger: Logger = Logger(label: "kube9.registry"),
-                admission: [String: Admission] = [:], createHooks: [String: CreateHook] = [:]) {
+                admission: [String: Admission] = [:], createHooks: [String: CreateHook] = [:], reservers: [String: Reserver] = [:]) {
         self.store = store
         self.catalog = catalog
         self.logger = logger
         self.admission = admission
         self.createHooks = createHooks
+        self.reservers = reservers
     }
 
     static func key(_ type: ResourceType, namespace: String, name: String) -> ObjectKey {
@@ -151,6 +158,8 @@ public final class ObjectRegistry: Sendable {
             throw APIError.invalid(kind: type.kind, group: type.group, name: ObjectMeta.name(of: object), causes: causes)
         }
         try await admission[type.storageName]?(object)
+        let release = try reservers[type.storageName]?(&object, nil)
+        defer { release?() }
         for attempt in 0..<8 {
             if attempt > 0 {
                 object[path: ["metadata", "name"]] = .string(generateName + NameRules.randomSuffix())
@@ -231,7 +240,7 @@ public final class ObjectRegistry: Sendable {
     /// The kind's own causes plus those of the API type check (`APITypes`): a field of the wrong
     /// JSON type or a required field missing. A field the kind already reported is not repeated.
     static func withTypeCheck(_ causes: [FieldCause], _ object: JSON, type: ResourceType) -> [FieldCause] {
-        guard type.group.isEmpty || type.group == "coordination.k8s.io", APITypes.isTyped(kind: type.kind) else { return causes }
+        guard type.group.isEmpty || type.group == "coordination.k8s.io" || type.group == "discovery.k8s.io", APITypes.isTyped(kind: type.kind) else { return causes }
         var result = causes
         var reported = Set(causes.map(\.field))
         for cause in APITypes.check(object, kind: type.kind) where reported.insert(cause.field).inserted {
@@ -340,7 +349,8 @@ public final class ObjectRegistry: Sendable {
                _ change: @escaping @Sendable (StoredObject) throws -> Mutation) async throws -> MutationResult {
         let type = strategy.type
         let key = Self.key(type, namespace: namespace, name: name)
-        guard let check = admission[type.storageName] else {
+        let reserve = reservers[type.storageName]
+        guard admission[type.storageName] != nil || reserve != nil else {
             return try await commit(key, dryRun: dryRun, type: type) { current in
                 guard let current else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
                 return try change(current)
@@ -348,14 +358,23 @@ public final class ObjectRegistry: Sendable {
         }
         for _ in 0..<8 {
             guard let current = store.get(key) else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
-            let mutation = try change(current)
-            if case .put(let object) = mutation { try await check(object) }
+            var mutation = try change(current)
+            var release: (@Sendable () -> Void)? = nil
+            defer { release?() }
+            if case .put(var object) = mutation {
+                try await admission[type.storageName]?(object)
+                if let reserve {
+                    release = try reserve(&object, current.object)
+                    mutation = .put(object)
+                }
+            }
             let seen = current.revision
+            let planned = mutation
             do {
                 return try await commit(key, dryRun: dryRun, type: type) { latest in
                     guard let latest else { throw APIError.notFound(resource: type.resource, group: type.group, name: name) }
                     guard latest.revision == seen else { throw ConcurrentChange() }
-                    return mutation
+                    return planned
                 }
             } catch is ConcurrentChange {
                 continue

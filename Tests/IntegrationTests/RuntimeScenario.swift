@@ -59,8 +59,15 @@ struct RuntimeScenario {
             web = try pod("web")
             return web?[path: ["status", "phase"]] == "Running" && Self.condition(web, "Ready") == "True"
         }
-        #expect(ready, "web pod: \(String(describing: web))")
-        guard ready else { return }
+        guard ready else {
+            // What the agent saw (probe failures are Unhealthy events with the error) and what the pod printed.
+            let described = try? server.kubectl("describe", "pod", "web")
+            let logs = try? server.kubectl("logs", "web")
+            let network = try? runCommand("/bin/sh", ["-c", "ip -4 addr; ip -4 route; cat /proc/sys/net/bridge/bridge-nf-call-iptables; iptables -S 2>&1 | head -20; nft list ruleset 2>&1 | head -40"], timeoutSeconds: 10)
+            Issue.record("host network: \(network?.stdout ?? "")")
+            Issue.record("web pod not Ready: \(String(describing: web))\n\(described?.stdout ?? "") \(described?.stderr ?? "")\nlogs: \(logs?.stdout ?? "") \(logs?.stderr ?? "")")
+            return
+        }
         let podIP = try #require(web?[path: ["status", "podIP"]]?.stringValue, "a Ready pod has an IP")
         #expect(web?[path: ["spec", "nodeName"]]?.stringValue == node)
         let http = try HTTPConnection(baseURL: "http://\(podIP):\(port)")

@@ -245,7 +245,9 @@ struct PolicyTestRunnerTests {
         #expect(results.count >= 40)
         for failure in results where !failure.passed { Issue.record("\(failure.policy) \(failure.name): \(failure.detail)") }
         let policies = Set(results.map(\.policy))
-        #expect(policies == ["scheduler/best_fit", "scheduler/first_fit", "scheduler/spread", "scheduler/worst_fit"])
+        #expect(policies == ["scheduler/best_fit", "scheduler/first_fit", "scheduler/spread", "scheduler/worst_fit",
+                             "loadbalancer/round_robin", "loadbalancer/least_connections", "loadbalancer/random",
+                             "loadbalancer/ip_hash", "loadbalancer/weighted"])
     }
 
     @Test("an edited expectation fails, naming the case")

@@ -1,5 +1,6 @@
 import Kube9Model
-import Kube9Scheduler
+@testable import Kube9Scheduler
+import Kube9Controllers
 import Testing
 
 @Suite("NodeFit: Swift's own check of a policy's choice")
@@ -55,5 +56,20 @@ struct NodeFitTests {
         let byName: JSON = [["matchExpressions": [["key": "zone", "operator": "In", "values": ["x"]]]], ["matchFields": [["key": "metadata.name", "operator": "In", "values": ["n"]]]]]
         #expect(NodeFit.problem(pod: withAffinity(byName), node: node(cpu: "4"), usage: NodeUsage()) == nil, "the second term matches the node's name")
         #expect(NodeFit.problem(pod: withAffinity([[:]]), node: node(cpu: "4"), usage: NodeUsage()) != nil, "an empty term matches nothing")
+    }
+}
+
+@Suite("scheduling state")
+struct SchedulingStateTests {
+    /// Regression: `nodes[name] = deleted ? nil : object` stored JSON.null (JSON is
+    /// ExpressibleByNilLiteral), so a deleted node stayed in the scheduler's view.
+    @Test("a deleted node leaves the scheduler's view")
+    func deletedNodeLeaves() {
+        let state = SchedulingState()
+        let node: JSON = ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "n1"]]
+        state.applyNode(ClusterChange(kind: .added, object: node))
+        #expect(state.snapshot().nodes.keys.sorted() == ["n1"])
+        state.applyNode(ClusterChange(kind: .deleted, object: node))
+        #expect(state.snapshot().nodes.isEmpty)
     }
 }

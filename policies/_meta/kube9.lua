@@ -124,23 +124,52 @@ function SchedulerPolicy.select(pod, candidates) end
 ---through `{"hook": ..., "args": [...]}` cases.
 
 ---# Hooks of the loadbalancer slot
+---
+---The service proxy on each node calls `pick` once per new TCP connection (once per new UDP
+---flow) to a service port: its cluster IP, node port or load-balancer address. A Service picks
+---its policy with the annotation `kube9.io/lb-policy: <name>` (default `round-robin`); a swap
+---applies to the next connection, with no restart. Only ready endpoints are offered. ClientIP
+---session affinity is kept by the proxy before `pick` is asked. When the chosen endpoint
+---refuses the connection, `pick` is asked again without it (up to 3 tries in one client
+---connection attempt). An error, a kill or an index out of range falls back to round robin,
+---and the proxy records a `LoadBalancerPolicyFailed` event on the service.
 
----@class kube9.Endpoint
----@field name string the pod behind the endpoint
+---@class kube9.LBService
+---@field name string
+---@field namespace string
+---@field port integer the service port
+---@field protocol "TCP"|"UDP"
+
+---@class kube9.LBEndpoint
 ---@field ip string
----@field port integer
----@field ready boolean
----@field connections integer open connections the proxy counts to it
+---@field port integer the target port on the pod
+---@field pod string the pod's name
+---@field node string the node the pod runs on
+---@field weight integer from the pod annotation kube9.io/lb-weight (0 to 1000, default 1)
+---@field active integer connections (UDP: flows) this proxy has open to it now
+---@field failures integer connections to it that failed in the last 30 s
+---@field total integer connections this proxy sent to it so far
+
+---@class kube9.LBConnection
+---@field client_ip string
+---@field client_port integer
+---@field seq integer connections to this service port so far on this proxy (0, 1, 2, …): a turn counter
 
 ---@class kube9.LoadBalancerPolicy
 local LoadBalancerPolicy = {}
 
----Picks the backend for one new connection. An error or a bad index falls back to round robin.
----@param service table {name, namespace, port}
----@param endpoints kube9.Endpoint[] the ready endpoints
----@param request table {client_ip, client_port}
+---Picks the backend for one new connection.
+---@param service kube9.LBService
+---@param endpoints kube9.LBEndpoint[] the ready endpoints, sorted by ip and port
+---@param connection kube9.LBConnection
 ---@return integer index 1-based index into endpoints
-function LoadBalancerPolicy.pick(service, endpoints, request) end
+function LoadBalancerPolicy.pick(service, endpoints, connection) end
+
+---A stable non-negative 63-bit hash of a string, the same in every state and on every node
+---(for consistent hashing).
+---@param text string
+---@return integer
+function kube9.hash(text) end
 
 ---# Hooks of the autoscaler slot
 

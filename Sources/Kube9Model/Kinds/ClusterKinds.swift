@@ -429,7 +429,8 @@ public struct ResourceCatalog: Sendable {
 
     /// The built-in kinds.
     public static let builtin = ResourceCatalog(strategies: [
-        PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), LeaseStrategy(), PolicyStrategy(),
+        PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), ServiceStrategy(), EndpointsStrategy(),
+        EndpointSliceStrategy(), LeaseStrategy(), PolicyStrategy(),
     ])
 
     /// The strategy serving `resource` in `group`/`version`.
