@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
     ],
     targets: [
         // System libraries through pkg-config, each with its shim header (macros, variadics).
@@ -53,6 +54,13 @@ let package = Package(
             name: "Kube9Scheduler",
             dependencies: ["Kube9Controllers", "Kube9Policy", "Kube9Lua", "Kube9Threads", "Kube9Model", .product(name: "Logging", package: "swift-log")],
             exclude: ["README.md"], swiftSettings: strict),
+        .target(
+            name: "Kube9Proxy",
+            dependencies: [
+                "Kube9Client", "Kube9Model", "Kube9Policy", "Kube9Lua", "Kube9Runtime", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "Kube9Agent",
             dependencies: [
@@ -97,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "kube9",
             dependencies: [
-                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client", "Kube9Policy", "Kube9Lua", "CEditLine", "Kube9Agent", "Kube9Runtime",
+                "Kube9Model", "Kube9Store", "Kube9Server", "Kube9Client", "Kube9Policy", "Kube9Lua", "CEditLine", "Kube9Agent", "Kube9Proxy", "Kube9Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -9,27 +9,10 @@ import Logging
 enum PolicyObjects {
     static let resource = PolicyStrategy().type.storageName
     /// An annotation `kube9 policy apply` sets so that errors name the user's file.
-    static let sourceFileAnnotation = "kube9.io/source-file"
+    static let sourceFileAnnotation = PolicySource.sourceFileAnnotation
 
-    /// The policy source a Policy object describes (slot defaults fill the budget).
-    static func source(from object: JSON) throws(APIError) -> PolicySource {
-        let objectName = ObjectMeta.name(of: object)
-        guard let parts = PolicyStrategy.split(objectName), let slot = PolicySlot(rawValue: parts.slot) else {
-            throw APIError.invalid(kind: "Policy", group: "kube9.io", name: objectName, causes: [
-                .invalid("metadata.name", .string(objectName), "a Policy is named <slot>.<name>")
-            ])
-        }
-        var budget = slot.defaultBudget
-        if let value = object[path: ["spec", "budget", "instructions"]]?.intValue { budget.instructions = value }
-        if let value = object[path: ["spec", "budget", "timeoutMilliseconds"]]?.intValue { budget.timeoutMilliseconds = value }
-        if let value = object[path: ["spec", "budget", "memoryBytes"]]?.intValue { budget.memoryBytes = Int(clamping: value) }
-        // Validation refuses out-of-range budgets; a stored object is held to the bounds anyway.
-        budget = budget.bounded
-        let chunk = object[path: ["metadata", "annotations", sourceFileAnnotation]]?.stringValue ?? "\(objectName).lua"
-        return PolicySource(slot: slot, name: parts.name, source: object[path: ["spec", "source"]]?.stringValue ?? "",
-                            chunkName: chunk, budget: budget, version: object[path: ["metadata", "generation"]]?.intValue ?? 0,
-                            origin: "object")
-    }
+    /// The policy source a Policy object describes (`PolicySource.from(object:)`).
+    static func source(from object: JSON) throws(APIError) -> PolicySource { try PolicySource.from(object: object) }
 
     /// The admission check: refuses a Policy whose source does not load, naming file:line.
     static func admission(host: PolicyHost) -> ObjectRegistry.Admission {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kube9Agent
+import Kube9Proxy
 import Kube9Runtime
 import Kube9Model
 import Logging
@@ -111,11 +112,26 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "Directory for the process runtime's containers (default: $KUBE9_DATA_DIR or ~/.kube9).")
     var dataDir: String?
 
+    @Option(help: "Service proxy: on (the default for docker and process nodes) carries connections to cluster IPs, node ports and load-balancer addresses; off (the default for sim).")
+    var serviceProxy: String?
+
+    @Option(help: "The service range, as the server's --service-cidr (made local on this host for the proxy).")
+    var serviceCidr: String = "10.96.0.0/12"
+
+    @Option(help: "The load-balancer address pool, as the server's --loadbalancer-pool.")
+    var loadbalancerPool: String = "10.100.0.0/24"
+
     @OptionGroup var timingOptions: TimingOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logOptions: LogOptions
 
+    /// Whether this agent runs the service proxy.
+    var runsProxy: Bool { (serviceProxy ?? (runtime == "sim" ? "off" : "on")) == "on" }
+
     func validate() throws {
+        if let serviceProxy, !["on", "off"].contains(serviceProxy) { throw ValidationError("--service-proxy must be on or off") }
+        guard IPv4Range(serviceCidr) != nil else { throw ValidationError("--service-cidr must be an IPv4 range such as 10.96.0.0/12") }
+        guard IPv4Range(loadbalancerPool) != nil else { throw ValidationError("--loadbalancer-pool must be an IPv4 range such as 10.100.0.0/24") }
         guard RuntimeChoice.names.contains(runtime) else { throw ValidationError("--runtime must be docker, process or sim, got \(runtime)") }
         guard cpus > 0, cpus <= 65536 else { throw ValidationError("--cpus must be greater than 0 and at most 65536") }
         guard ["worker", "master"].contains(type) else { throw ValidationError("--type must be worker or master") }
@@ -152,7 +168,15 @@ struct AgentCommand: ParsableCommand {
                 ports[name] = try startKubeletEndpoint(agent, logger: logger)
             }
             try runner.register(kubeletPorts: ports)
+            var proxy: ServiceProxy? = nil
+            if runsProxy {
+                proxy = ServiceProxy(configuration: ServiceProxy.Configuration(
+                    serverURL: try connection.serverURL(), serviceRange: serviceCidr, loadBalancerRange: loadbalancerPool,
+                    policyDirectories: defaultPolicyDirectory().map { [$0] } ?? []), logger: logger)
+                proxy?.start()
+            }
             runner.run()
+            proxy?.stop()
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kube9Model
 import Kube9Server
 import Logging
 
@@ -70,10 +71,37 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the built-in scheduler (pods stay unbound unless another scheduler binds them).")
     var disableScheduler = false
 
+    @Option(help: "The range Services get cluster IPs from (its tenth address is kept for DNS).")
+    var serviceCidr: String = "10.96.0.0/12"
+
+    @Option(help: "The range NodePort and LoadBalancer services get node ports from, FIRST-LAST.")
+    var serviceNodePortRange: String = "30000-32767"
+
+    @Option(help: "The pool LoadBalancer services get their ingress address from (reachable from the host through each node's proxy).")
+    var loadbalancerPool: String = "10.100.0.0/24"
+
     @OptionGroup var timingOptions: TimingOptions
     @OptionGroup var logOptions: LogOptions
 
+    /// The service ranges the flags give.
+    func serviceRanges() throws -> ServiceAllocator.Ranges {
+        guard let services = IPv4Range(serviceCidr), services.prefixLength <= 28 else {
+            throw ValidationError("--service-cidr must be an IPv4 range of at least 16 addresses, such as 10.96.0.0/12")
+        }
+        let bounds = serviceNodePortRange.split(separator: "-").map { Int64($0) }
+        guard bounds.count == 2, let low = bounds[0], let high = bounds[1], low >= 1, low <= high, high <= 65535 else {
+            throw ValidationError("--service-node-port-range must be FIRST-LAST within 1-65535, such as 30000-32767")
+        }
+        guard let pool = IPv4Range(loadbalancerPool), pool.prefixLength <= 30 else {
+            throw ValidationError("--loadbalancer-pool must be an IPv4 range of at least 4 addresses, such as 10.100.0.0/24")
+        }
+        var ranges = ServiceAllocator.Ranges(services: services, nodePorts: low...high, loadBalancers: pool)
+        if let dns = ranges.dnsIP { ranges.reservedServiceIPs = [dns] }
+        return ranges
+    }
+
     func validate() throws {
+        _ = try serviceRanges()
         _ = try parseListen(listen)
         _ = try timingOptions.timing()
         guard ["FULL", "NORMAL"].contains(synchronous) else { throw ValidationError("--synchronous must be FULL or NORMAL") }
@@ -91,6 +119,7 @@ struct ServerCommand: AsyncParsableCommand {
             bookmarkInterval: .seconds(bookmarkInterval), policyDirectories: directories)
         configuration.timing = try timingOptions.timing()
         configuration.runScheduler = !disableScheduler
+        configuration.serviceRanges = try serviceRanges()
         try await APIServer(configuration: configuration, logger: logger).run()
     }
 }

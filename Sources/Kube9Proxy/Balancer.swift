@@ -1,0 +1,140 @@
+import Foundation
+import Kube9Lua
+import Kube9Model
+import Kube9Policy
+import Logging
+import Synchronization
+
+/// Picks the endpoint of each new connection: ClientIP affinity first, then the service's
+/// `loadbalancer` policy in Lua (with each endpoint's live counts), checked by Swift; a
+/// missing or failing policy falls back to round robin and is reported once per policy version.
+public final class Balancer: Sendable {
+    /// Live counts of one endpoint on this proxy.
+    struct Counts {
+        var active = 0
+        var total = 0
+        /// Uptime nanoseconds of recent failures (the last 30 s are reported).
+        var failures: [UInt64] = []
+    }
+
+    struct PortState {
+        var seq: Int64 = 0
+        var counts: [String: Counts] = [:]
+        /// client IP → (endpoint key, last use in uptime nanoseconds).
+        var affinity: [String: (String, UInt64)] = [:]
+    }
+
+    let host: PolicyHost
+    let logger: Logger
+    let ports = Mutex<[String: PortState]>([:])
+    /// Failures already reported (policy name and version), so a broken policy is one event, not one per connection.
+    let reported = Mutex<Set<String>>([])
+    /// Called once per broken policy version: (service port, message).
+    let onPolicyFailure: @Sendable (ServiceTable.ServicePort, String) -> Void
+
+    public init(host: PolicyHost, logger: Logger, onPolicyFailure: @escaping @Sendable (ServiceTable.ServicePort, String) -> Void = { _, _ in }) {
+        self.host = host
+        self.logger = logger
+        self.onPolicyFailure = onPolicyFailure
+    }
+
+    static func key(_ endpoint: ServiceTable.Endpoint) -> String { "\(endpoint.ip):\(endpoint.port)" }
+    static let failureWindow: UInt64 = 30_000_000_000
+
+    /// The endpoint for a new connection from `clientIP`, leaving out `excluded` (endpoints that
+    /// refused in this attempt); nil when none is left. Counts the connection as active.
+    public func pick(_ service: ServiceTable.ServicePort, clientIP: String, clientPort: Int, excluding excluded: Set<String> = []) -> ServiceTable.Endpoint? {
+        let candidates = service.endpoints.filter { !excluded.contains(Self.key($0)) }
+        guard !candidates.isEmpty else { return nil }
+        let now = DispatchTime.now().uptimeNanoseconds
+        // Affinity, turn number and counts, under the lock; the Lua call outside it.
+        let (sticky, seq, counts) = ports.withLock { ports -> (ServiceTable.Endpoint?, Int64, [Counts]) in
+            var state = ports[service.key] ?? PortState()
+            defer { ports[service.key] = state }
+            if let seconds = service.affinitySeconds, let (endpointKey, last) = state.affinity[clientIP],
+               now - last <= UInt64(seconds) * 1_000_000_000, let endpoint = candidates.first(where: { Self.key($0) == endpointKey }) {
+                state.affinity[clientIP] = (endpointKey, now)
+                state.counts[endpointKey, default: Counts()].active += 1
+                state.counts[endpointKey, default: Counts()].total += 1
+                return (endpoint, 0, [])
+            }
+            let seq = state.seq
+            state.seq &+= 1
+            return (nil, seq, candidates.map { state.counts[Self.key($0)] ?? Counts() })
+        }
+        if let sticky { return sticky }
+        let index = choose(service, candidates: candidates, counts: counts, seq: seq, clientIP: clientIP, clientPort: clientPort, now: now)
+        let chosen = candidates[index]
+        ports.withLock { ports in
+            var state = ports[service.key] ?? PortState()
+            state.counts[Self.key(chosen), default: Counts()].active += 1
+            state.counts[Self.key(chosen), default: Counts()].total += 1
+            if service.affinitySeconds != nil {
+                state.affinity[clientIP] = (Self.key(chosen), now)
+                if state.affinity.count > 100_000 { state.affinity = [:] }
+            }
+            ports[service.key] = state
+        }
+        return chosen
+    }
+
+    /// The policy's index into `candidates` (0-based), or round robin when it fails.
+    func choose(_ service: ServiceTable.ServicePort, candidates: [ServiceTable.Endpoint], counts: [Counts], seq: Int64,
+                clientIP: String, clientPort: Int, now: UInt64) -> Int {
+        let fallback = Int(seq % Int64(candidates.count))
+        guard let policy = host.policy(slot: .loadbalancer, name: service.policy) else {
+            report(service, version: "missing", "no loadbalancer policy named \(service.policy) is installed; using round robin")
+            return fallback
+        }
+        let endpoints: [LuaValue] = zip(candidates, counts).map { endpoint, count in
+            .map(["ip": .string(endpoint.ip), "port": .integer(Int64(endpoint.port)), "pod": .string(endpoint.pod),
+                  "node": .string(endpoint.node), "weight": .integer(Int64(endpoint.weight)), "active": .integer(Int64(count.active)),
+                  "total": .integer(Int64(count.total)),
+                  "failures": .integer(Int64(count.failures.filter { now - $0 <= Self.failureWindow }.count))])
+        }
+        let serviceValue: LuaValue = .map(["name": .string(service.name), "namespace": .string(service.namespace),
+                                           "port": .integer(Int64(service.port)), "protocol": .string(service.proto)])
+        let connection: LuaValue = .map(["client_ip": .string(clientIP), "client_port": .integer(Int64(clientPort)), "seq": .integer(seq)])
+        do {
+            let results = try policy.call("pick", [serviceValue, .array(endpoints), connection])
+            guard case .integer(let index)? = results.first, index >= 1, index <= Int64(candidates.count) else {
+                report(service, version: "\(policy.source.version)", "policy \(service.policy) returned \(results.first.map { "\($0.json.text)" } ?? "nothing"), not an index from 1 to \(candidates.count); using round robin")
+                return fallback
+            }
+            return Int(index - 1)
+        } catch {
+            report(service, version: "\(policy.source.version)", "policy \(service.policy) failed: \(error); using round robin")
+            return fallback
+        }
+    }
+
+    func report(_ service: ServiceTable.ServicePort, version: String, _ message: String) {
+        let key = "\(service.key)|\(service.policy)|\(version)"
+        guard reported.withLock({ $0.insert(key).inserted }) else { return }
+        logger.warning("load balancer policy fell back to round robin", metadata: ["service": "\(service.key)", "message": "\(message)"])
+        onPolicyFailure(service, message)
+    }
+
+    /// A connection to `endpoint` ended (or never opened: `failed`).
+    public func finished(_ service: ServiceTable.ServicePort, _ endpoint: ServiceTable.Endpoint, failed: Bool) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        ports.withLock { ports in
+            var state = ports[service.key] ?? PortState()
+            var counts = state.counts[Self.key(endpoint)] ?? Counts()
+            counts.active = max(0, counts.active - 1)
+            if failed {
+                counts.failures = counts.failures.filter { now - $0 <= Self.failureWindow } + [now]
+                if counts.failures.count > 100 { counts.failures.removeFirst(counts.failures.count - 100) }
+                // A refused endpoint loses its sticky clients.
+                state.affinity = state.affinity.filter { $0.value.0 != Self.key(endpoint) }
+            }
+            state.counts[Self.key(endpoint)] = counts
+            ports[service.key] = state
+        }
+    }
+
+    /// Connections per endpoint so far for a service port ("ip:port" → total), for tests and `/stats`.
+    public func totals(_ serviceKey: String) -> [String: Int] {
+        ports.withLock { ($0[serviceKey]?.counts ?? [:]).mapValues(\.total) }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Kube9Client
+import Kube9Model
+import Kube9Policy
+import Kube9Runtime
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The service proxy of a node (kube-proxy's job, in the agent): follows Services,
+/// EndpointSlices and loadbalancer Policies, and carries TCP connections from cluster IPs,
+/// node ports and load-balancer addresses to ready endpoints.
+///
+/// ```
+/// watch services, endpointslices ─▶ ServiceTable ─▶ TCPProxy.reconcile (listeners per frontend)
+/// watch policies (loadbalancer) ──▶ PolicyHost ──▶ Balancer.pick (Lua, per new connection)
+/// client ─▶ clusterIP:port ─▶ listener ─▶ pick ─▶ connect endpoint (refused: next pick) ─▶ relay
+/// ```
+///
+/// Cluster IPs and load-balancer addresses are made local to this host by a `local` route for
+/// each range on `lo` (`ip route replace local 10.96.0.0/12 dev lo`): any address of the range
+/// then accepts connections here, from the host and from containers, whose packets reach the
+/// host through their bridge. That needs CAP_NET_ADMIN; without it the proxy says so and
+/// serves node ports only. docs/services.md.
+public final class ServiceProxy: Sendable {
+    public struct Configuration: Sendable {
+        public var serverURL: String
+        public var serviceRange: String
+        public var loadBalancerRange: String
+        /// Built-in policy directories (policies/loadbalancer/*.lua are loaded).
+        public var policyDirectories: [String]
+        public init(serverURL: String, serviceRange: String = "10.96.0.0/12", loadBalancerRange: String = "10.100.0.0/24", policyDirectories: [String] = []) {
+            self.serverURL = serverURL
+            self.serviceRange = serviceRange
+            self.loadBalancerRange = loadBalancerRange
+            self.policyDirectories = policyDirectories
+        }
+    }
+
+    let configuration: Configuration
+    let logger: Logger
+    let host: PolicyHost
+    let balancer: Balancer
+    let group: MultiThreadedEventLoopGroup
+    let tcp: TCPProxy
+    /// What the watches' callbacks and the listeners share (a class: Mutex and Atomic cannot be copied into closures).
+    final class Shared: Sendable {
+        let table = Mutex(ServiceTable())
+        let dirty = Atomic<Bool>(false)
+    }
+    let shared = Shared()
+    let services: ListWatch
+    let slices: ListWatch
+    let policies: ListWatch
+    let running = Atomic<Bool>(true)
+    /// Frontends that could not be opened, with the reason (shown by the agent's log).
+    let failed = Mutex<[ServiceTable.Frontend: String]>([:])
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        let host = PolicyHost(logger: logger)
+        self.host = host
+        let balancer = Balancer(host: host, logger: logger)
+        self.balancer = balancer
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.group = group
+        let shared = self.shared
+        tcp = TCPProxy(group: group, balancer: balancer, logger: logger) { frontend in shared.table.withLock { $0.frontends[frontend] } }
+        let mark: @Sendable () -> Void = { shared.dirty.store(true, ordering: .releasing) }
+        services = ListWatch(serverURL: configuration.serverURL, path: "/api/v1/services", logger: logger, onChange: mark)
+        slices = ListWatch(serverURL: configuration.serverURL, path: "/apis/discovery.k8s.io/v1/endpointslices", logger: logger, onChange: mark)
+        policies = ListWatch(serverURL: configuration.serverURL, path: "/apis/kube9.io/v1/policies?fieldSelector=spec.slot%3Dloadbalancer",
+                             logger: logger, onChange: mark)
+    }
+
+    /// Makes the service and load-balancer ranges local (or says why not), loads the built-in
+    /// policies, starts the watches and the sync loop on threads of their own.
+    public func start() {
+        for range in [configuration.serviceRange, configuration.loadBalancerRange] {
+            if let problem = Self.addLocalRoute(range) {
+                logger.error("service proxy: addresses of \(range) will not be reachable on this host (cluster IPs and load-balancer addresses need a local route; node ports still work): \(problem)")
+            }
+        }
+        for directory in configuration.policyDirectories {
+            let errors = host.loadBuiltins(from: directory).filter { $0.slot == .loadbalancer }
+            for error in errors { logger.warning("service proxy: built-in policy failed to load", metadata: ["error": "\(error)"]) }
+        }
+        services.start()
+        slices.start()
+        policies.start()
+        let thread = Thread { [self] in syncLoop() }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    public func stop() {
+        running.store(false, ordering: .releasing)
+        services.stop()
+        slices.stop()
+        policies.stop()
+        tcp.closeAll()
+    }
+
+    /// `ip route replace local RANGE dev lo`; nil when it worked.
+    static func addLocalRoute(_ range: String) -> String? {
+        guard IPv4Range(range) != nil else { return "not an IPv4 range: \(range)" }
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        guard let ip = Subprocess.resolveExecutable("ip", path: path) else { return "the `ip` command was not found" }
+        guard let result = try? Subprocess.run(ip, ["route", "replace", "local", range, "dev", "lo"], timeoutSeconds: 10) else {
+            return "`ip route replace local \(range) dev lo` could not run"
+        }
+        return result.status == 0 ? nil : "`ip route replace local \(range) dev lo` failed: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+    }
+
+    func syncLoop() {
+        var installed: [String: Int64] = [:]
+        while running.load(ordering: .acquiring) {
+            if shared.dirty.exchange(false, ordering: .acquiringAndReleasing), services.hasSynced, slices.hasSynced {
+                installed = syncPolicies(installed)
+                let fresh = ServiceTable(services: services.items, slices: slices.items)
+                let changed = shared.table.withLock { current -> Bool in
+                    defer { current = fresh }
+                    return Set(current.frontends.keys) != Set(fresh.frontends.keys)
+                }
+                if changed {
+                    let failures = tcp.reconcile(Set(fresh.frontends.keys))
+                    let newFailures = failed.withLock { known -> [ServiceTable.Frontend: String] in
+                        let new = failures.filter { known[$0.key] != $0.value }
+                        known = failures
+                        return new
+                    }
+                    for (frontend, reason) in newFailures.sorted(by: { $0.key.description < $1.key.description }) {
+                        logger.error("service proxy: cannot listen on \(frontend): \(reason)")
+                    }
+                }
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Installs loadbalancer Policy objects (and removes deleted ones) into the proxy's host.
+    func syncPolicies(_ installed: [String: Int64]) -> [String: Int64] {
+        var now: [String: Int64] = [:]
+        for object in policies.items {
+            guard let source = try? PolicySource.from(object: object), source.slot == .loadbalancer else { continue }
+            now[source.name] = source.version
+            if installed[source.name] == source.version { continue }
+            do {
+                _ = try host.install(source)
+            } catch {
+                logger.warning("service proxy: policy refused", metadata: ["policy": "\(source.name)", "error": "\(error)"])
+            }
+        }
+        for name in installed.keys where now[name] == nil { host.remove(slot: .loadbalancer, name: name) }
+        return now
+    }
+
+    /// Connections per endpoint so far for a service port key ("ns/name:port/TCP").
+    public func totals(_ key: String) -> [String: Int] { balancer.totals(key) }
+}

@@ -1,0 +1,168 @@
+import Kube9Model
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The TCP data path: one listener per frontend; each accepted connection asks the balancer
+/// for an endpoint, connects to it (a refusal is retried on another endpoint, up to 3 tries,
+/// within the same client connection), then relays bytes both ways with back-pressure.
+final class TCPProxy: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let balancer: Balancer
+    let logger: Logger
+    /// The service port behind a frontend now (endpoints change without relistening).
+    let lookup: @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?
+    let listeners = Mutex<[ServiceTable.Frontend: any Channel]>([:])
+    static let maximumTries = 3
+
+    init(group: MultiThreadedEventLoopGroup, balancer: Balancer, logger: Logger,
+         lookup: @escaping @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?) {
+        self.group = group
+        self.balancer = balancer
+        self.logger = logger
+        self.lookup = lookup
+    }
+
+    /// Opens listeners for new frontends and closes those no longer wanted. Blocks the calling
+    /// thread (never an event loop) until the binds are done. Returns frontends that failed, with why.
+    func reconcile(_ wanted: Set<ServiceTable.Frontend>) -> [ServiceTable.Frontend: String] {
+        let current = listeners.withLock { Set($0.keys) }
+        for frontend in current.subtracting(wanted) {
+            if let channel = listeners.withLock({ $0.removeValue(forKey: frontend) }) { channel.close(promise: nil) }
+        }
+        var failures: [ServiceTable.Frontend: String] = [:]
+        for frontend in wanted.subtracting(current) where frontend.proto == "TCP" {
+            do {
+                let channel = try listen(frontend)
+                listeners.withLock { $0[frontend] = channel }
+            } catch {
+                failures[frontend] = "\(error)"
+            }
+        }
+        return failures
+    }
+
+    func listen(_ frontend: ServiceTable.Frontend) throws -> any Channel {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { [self] client in
+                client.eventLoop.makeCompletedFuture {
+                    try client.pipeline.syncOperations.addHandler(GlueHandler())
+                    self.connect(client, frontend: frontend, excluded: [], tries: 0)
+                }
+            }
+        return try bootstrap.bind(host: frontend.ip, port: frontend.port).wait()
+    }
+
+    /// Picks an endpoint and connects to it; runs on the client channel's event loop.
+    func connect(_ client: any Channel, frontend: ServiceTable.Frontend, excluded: Set<String>, tries: Int) {
+        guard let service = lookup(frontend), tries < Self.maximumTries else {
+            client.close(promise: nil)
+            return
+        }
+        let remote = client.remoteAddress
+        guard let endpoint = balancer.pick(service, clientIP: remote?.ipAddress ?? "", clientPort: remote?.port ?? 0, excluding: excluded) else {
+            client.close(promise: nil)
+            return
+        }
+        let balancer = self.balancer
+        ClientBootstrap(group: client.eventLoop)
+            .connectTimeout(.seconds(2))
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelInitializer { backend in
+                backend.eventLoop.makeCompletedFuture { try backend.pipeline.syncOperations.addHandler(GlueHandler()) }
+            }
+            .connect(host: endpoint.ip, port: endpoint.port)
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let backend):
+                    backend.closeFuture.whenComplete { _ in balancer.finished(service, endpoint, failed: false) }
+                    do {
+                        let front = try client.pipeline.syncOperations.handler(type: GlueHandler.self)
+                        let back = try backend.pipeline.syncOperations.handler(type: GlueHandler.self)
+                        front.partner = back
+                        back.partner = front
+                        client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                        backend.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                        client.read()
+                        backend.read()
+                    } catch {
+                        client.close(promise: nil)
+                        backend.close(promise: nil)
+                    }
+                case .failure:
+                    balancer.finished(service, endpoint, failed: true)
+                    if client.isActive {
+                        self.connect(client, frontend: frontend, excluded: excluded.union(["\(endpoint.ip):\(endpoint.port)"]), tries: tries + 1)
+                    }
+                }
+            }
+    }
+
+    func closeAll() {
+        let channels = listeners.withLock { listeners -> [any Channel] in
+            defer { listeners = [:] }
+            return Array(listeners.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// Relays what one channel reads to its partner, reading only while the partner can take
+/// more (the back-pressure of NIO's proxy examples); a half-close is passed on, a close closes both.
+final class GlueHandler: ChannelDuplexHandler {
+    typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
+
+    var partner: GlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        partner = nil
+    }
+
+    private func partnerWrite(_ data: NIOAny) { context?.write(data, promise: nil) }
+    private func partnerFlush() { context?.flush() }
+    private func partnerWriteEOF() { context?.close(mode: .output, promise: nil) }
+    private func partnerCloseFull() { context?.close(promise: nil) }
+    private func partnerBecameWritable() {
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+    private var partnerWritable: Bool { context?.channel.isWritable ?? false }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { partner?.partnerWrite(data) }
+    func channelReadComplete(context: ChannelHandlerContext) { partner?.partnerFlush() }
+    func channelInactive(context: ChannelHandlerContext) {
+        partner?.partnerCloseFull()
+        partner = nil
+    }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event { partner?.partnerWriteEOF() }
+        context.fireUserInboundEventTriggered(event)
+    }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.partnerBecameWritable() }
+    }
+    func read(context: ChannelHandlerContext) {
+        if partner?.partnerWritable ?? false {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}
