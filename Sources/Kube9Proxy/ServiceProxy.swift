@@ -80,7 +80,7 @@ public final class ServiceProxy: Sendable {
     public func start() {
         for range in [configuration.serviceRange, configuration.loadBalancerRange] {
             if let problem = Self.addLocalRoute(range) {
-                logger.error("service proxy: addresses of \(range) will not be reachable on this host (cluster IPs and load-balancer addresses need a local route; node ports still work): \(problem)")
+                logger.warning("service proxy: addresses of \(range) will not be reachable on this host (cluster IPs and load-balancer addresses need a local route; node ports still work): \(problem)")
             }
         }
         for directory in configuration.policyDirectories {
@@ -132,7 +132,7 @@ public final class ServiceProxy: Sendable {
                         return new
                     }
                     for (frontend, reason) in newFailures.sorted(by: { $0.key.description < $1.key.description }) {
-                        logger.error("service proxy: cannot listen on \(frontend): \(reason)")
+                        logger.warning("service proxy: cannot listen on \(frontend): \(reason)")
                     }
                 }
             }

@@ -2,7 +2,7 @@
 # Installs the Debian packages kube9 builds and tests with, when any is missing.
 
 KUBE9_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-KUBE9_APT_PACKAGES=(liblua5.4-dev libsqlite3-dev libcurl4-openssl-dev pkg-config libedit-dev python3-venv tmux docker.io busybox-static curl)
+KUBE9_APT_PACKAGES=(liblua5.4-dev libsqlite3-dev libcurl4-openssl-dev pkg-config libedit-dev python3-venv tmux docker.io busybox-static curl iproute2)
 
 kube9_install_packages() {
   local missing=()
