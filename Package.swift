@@ -57,10 +57,10 @@ let package = Package(
         .target(
             name: "Kube9Proxy",
             dependencies: [
-                "Kube9Client", "Kube9Model", "Kube9Policy", "Kube9Lua", "Kube9Runtime", .product(name: "Logging", package: "swift-log"),
+                "Kube9Client", "Kube9Model", "Kube9Policy", "Kube9Lua", "Kube9Runtime", "Kube9Threads", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: strict),
+            exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Agent",
             dependencies: [
@@ -96,7 +96,7 @@ let package = Package(
             exclude: ["README.md", "KubeNineV0/README.md"], swiftSettings: strict),
         .target(
             name: "Kube9Client",
-            dependencies: ["Kube9Model", "CCurl", "Kube9Threads"],
+            dependencies: ["Kube9Model", "CCurl", "Kube9Threads", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
             name: "Kube9Testing",
@@ -115,6 +115,7 @@ let package = Package(
         .testTarget(name: "Kube9PolicyTests", dependencies: ["Kube9Policy", "Kube9Lua", "Kube9Model"], swiftSettings: strict),
         .testTarget(name: "Kube9RuntimeTests", dependencies: ["Kube9Runtime", "Kube9Agent", "Kube9Model", "Kube9Testing"], swiftSettings: strict),
         .testTarget(name: "Kube9ModelTests", dependencies: ["Kube9Model"], swiftSettings: strict),
+        .testTarget(name: "Kube9ProxyTests", dependencies: ["Kube9Proxy", "Kube9Policy", "Kube9Model", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "Kube9StoreTests", dependencies: ["Kube9Store", "Kube9Model"], swiftSettings: strict),
         .testTarget(
             name: "Kube9ServerTests",

@@ -21,6 +21,8 @@ public final class AgentRunner: Sendable {
     let serverURL: String
     let logger: Logger
     let watcher: PodWatcher
+    /// Services, for the environment variables of new containers.
+    let services: ListWatch
     let client: Kube9Client
     let running = Atomic<Bool>(true)
     /// Nodes whose pods changed since the last tick.
@@ -41,9 +43,11 @@ public final class AgentRunner: Sendable {
         let selector = configurations.count == 1 ? "spec.nodeName=\(configurations[0].name)" : nil
         let watcher = PodWatcher(serverURL: serverURL, fieldSelector: selector, logger: logger, onChange: onChange)
         self.watcher = watcher
+        let services = ListWatch(serverURL: serverURL, path: "/api/v1/services", logger: logger, onChange: {})
+        self.services = services
         agents = configurations.map { configuration in
             NodeAgent(configuration: configuration, runtime: runtime, watcher: watcher, client: client, logger: logger,
-                      wake: { onChange(configuration.name) })
+                      services: { services.items }, wake: { onChange(configuration.name) })
         }
     }
 
@@ -62,6 +66,7 @@ public final class AgentRunner: Sendable {
     /// Starts the watcher, heartbeats and stats; ticks until `stop()`. Blocks the calling thread.
     public func run() {
         watcher.start()
+        services.start()
         Thread { [self] in heartbeatLoop() }.start()
         Thread { [self] in statsLoop() }.start()
         var lastFullTick = DispatchTime.now()
@@ -80,6 +85,7 @@ public final class AgentRunner: Sendable {
             usleep(20_000)
         }
         watcher.stop()
+        services.stop()
     }
 
     public func stop() {

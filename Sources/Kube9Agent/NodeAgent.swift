@@ -67,8 +67,12 @@ public final class NodeAgent: Sendable {
     static let maximumRecorded = 10_000
     static let component = "kubelet"
 
+    /// The services of the cluster now (for the service environment variables of new containers).
+    let services: @Sendable () -> [JSON]
+
     public init(configuration: AgentConfiguration, runtime: any ContainerRuntime, watcher: PodWatcher, client: Kube9Client,
-                logger: Logger, wake: @escaping @Sendable () -> Void) {
+                logger: Logger, services: @escaping @Sendable () -> [JSON] = { [] }, wake: @escaping @Sendable () -> Void) {
+        self.services = services
         self.configuration = configuration
         self.runtime = runtime
         self.watcher = watcher
@@ -241,7 +245,9 @@ public final class NodeAgent: Sendable {
     }
 
     func startContainer(_ pod: JSON, _ container: JSON, identity: PodIdentity, sandbox: ContainerInfo, attempt: Int) throws -> ContainerInfo {
-        let spec = PodSpecs.containerSpec(container, attempt: attempt)
+        let links = pod[path: ["spec", "enableServiceLinks"]]?.boolValue ?? true
+        let spec = PodSpecs.containerSpec(container, attempt: attempt,
+                                          serviceEnvironment: ServiceStrategy.environment(services: services(), namespace: identity.namespace, serviceLinks: links))
         try runtime.verifyImage(spec.image)
         let id = try runtime.createContainer(spec, pod: identity, sandbox: sandbox)
         do {

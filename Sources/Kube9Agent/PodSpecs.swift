@@ -72,9 +72,11 @@ public enum PodSpecs {
 
     /// The runtime's view of a container of the pod: command, args, env, working directory
     /// and limits (CPU from limits, else requests; memory from limits only, as a request is no cap).
-    public static func containerSpec(_ container: JSON, attempt: Int) -> ContainerSpec {
+    /// `serviceEnvironment` comes first (the services' variables); the container's own `env` overrides it.
+    public static func containerSpec(_ container: JSON, attempt: Int, serviceEnvironment: [(name: String, value: String)] = []) -> ContainerSpec {
         let strings = { (key: String) in container[key]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-        var environment: [(name: String, value: String)] = []
+        let own = Set((container["env"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+        var environment: [(name: String, value: String)] = serviceEnvironment.filter { !own.contains($0.name) }
         for variable in container["env"]?.arrayValue ?? [] {
             guard let name = variable["name"]?.stringValue else { continue }
             environment.append((name, variable["value"]?.stringValue ?? ""))

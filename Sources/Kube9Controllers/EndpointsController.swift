@@ -61,6 +61,8 @@ public final class EndpointsController: Sendable {
                 let (objects, changes) = try client.listAndWatch(type)
                 state.withLock { state in
                     if type == Self.services {
+                        // Services deleted while the watch was down are synced too (their endpoints go).
+                        state.dirty.formUnion(state.services.keys)
                         state.services = [:]
                         for object in objects { state.services[Self.key(ObjectMeta.namespace(of: object), ObjectMeta.name(of: object))] = object }
                         state.dirty.formUnion(state.services.keys)

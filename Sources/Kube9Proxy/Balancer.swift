@@ -52,7 +52,7 @@ public final class Balancer: Sendable {
             var state = ports[service.key] ?? PortState()
             defer { ports[service.key] = state }
             if let seconds = service.affinitySeconds, let (endpointKey, last) = state.affinity[clientIP],
-               now - last <= UInt64(seconds) * 1_000_000_000, let endpoint = candidates.first(where: { Self.key($0) == endpointKey }) {
+               last <= now, now &- last <= UInt64(clamping: seconds) &* 1_000_000_000, let endpoint = candidates.first(where: { Self.key($0) == endpointKey }) {
                 state.affinity[clientIP] = (endpointKey, now)
                 state.counts[endpointKey, default: Counts()].active += 1
                 state.counts[endpointKey, default: Counts()].total += 1
@@ -90,7 +90,7 @@ public final class Balancer: Sendable {
             .map(["ip": .string(endpoint.ip), "port": .integer(Int64(endpoint.port)), "pod": .string(endpoint.pod),
                   "node": .string(endpoint.node), "weight": .integer(Int64(endpoint.weight)), "active": .integer(Int64(count.active)),
                   "total": .integer(Int64(count.total)),
-                  "failures": .integer(Int64(count.failures.filter { now - $0 <= Self.failureWindow }.count))])
+                  "failures": .integer(Int64(count.failures.filter { $0 > now || now &- $0 <= Self.failureWindow }.count))])
         }
         let serviceValue: LuaValue = .map(["name": .string(service.name), "namespace": .string(service.namespace),
                                            "port": .integer(Int64(service.port)), "protocol": .string(service.proto)])
@@ -123,7 +123,7 @@ public final class Balancer: Sendable {
             var counts = state.counts[Self.key(endpoint)] ?? Counts()
             counts.active = max(0, counts.active - 1)
             if failed {
-                counts.failures = counts.failures.filter { now - $0 <= Self.failureWindow } + [now]
+                counts.failures = counts.failures.filter { $0 > now || now &- $0 <= Self.failureWindow } + [now]
                 if counts.failures.count > 100 { counts.failures.removeFirst(counts.failures.count - 100) }
                 // A refused endpoint loses its sticky clients.
                 state.affinity = state.affinity.filter { $0.value.0 != Self.key(endpoint) }

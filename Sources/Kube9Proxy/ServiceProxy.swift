@@ -3,6 +3,7 @@ import Kube9Client
 import Kube9Model
 import Kube9Policy
 import Kube9Runtime
+import Kube9Threads
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,7 +23,8 @@ import Synchronization
 /// each range on `lo` (`ip route replace local 10.96.0.0/12 dev lo`): any address of the range
 /// then accepts connections here, from the host and from containers, whose packets reach the
 /// host through their bridge. That needs CAP_NET_ADMIN; without it the proxy says so and
-/// serves node ports only. docs/services.md.
+/// serves node ports only. The cluster DNS (ClusterDNS) listens on the DNS address of the
+/// service range. docs/services.md.
 public final class ServiceProxy: Sendable {
     public struct Configuration: Sendable {
         public var serverURL: String
@@ -30,7 +32,13 @@ public final class ServiceProxy: Sendable {
         public var loadBalancerRange: String
         /// Built-in policy directories (policies/loadbalancer/*.lua are loaded).
         public var policyDirectories: [String]
-        public init(serverURL: String, serviceRange: String = "10.96.0.0/12", loadBalancerRange: String = "10.100.0.0/24", policyDirectories: [String] = []) {
+        /// Where the cluster DNS listens (UDP port 53); nil runs none.
+        public var dnsAddress: String?
+        public var clusterDomain: String
+        public init(serverURL: String, serviceRange: String = "10.96.0.0/12", loadBalancerRange: String = "10.200.0.0/24", policyDirectories: [String] = [],
+                    dnsAddress: String? = "10.96.0.10", clusterDomain: String = "cluster.local") {
+            self.dnsAddress = dnsAddress
+            self.clusterDomain = clusterDomain
             self.serverURL = serverURL
             self.serviceRange = serviceRange
             self.loadBalancerRange = loadBalancerRange
@@ -44,6 +52,9 @@ public final class ServiceProxy: Sendable {
     let balancer: Balancer
     let group: MultiThreadedEventLoopGroup
     let tcp: TCPProxy
+    let udp: UDPProxy
+    let dns: ClusterDNS
+    let pickers = WorkerThreads(threads: 2, name: "kube9-lb-pick", stackSize: 1 << 20)
     /// What the watches' callbacks and the listeners share (a class: Mutex and Atomic cannot be copied into closures).
     final class Shared: Sendable {
         let table = Mutex(ServiceTable())
@@ -62,15 +73,23 @@ public final class ServiceProxy: Sendable {
         self.logger = logger
         let host = PolicyHost(logger: logger)
         self.host = host
-        let balancer = Balancer(host: host, logger: logger)
+        let serverURL = configuration.serverURL
+        let balancer = Balancer(host: host, logger: logger) { service, message in
+            Self.recordPolicyFailure(serverURL: serverURL, service: service, message: message, logger: logger)
+        }
         self.balancer = balancer
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
         let shared = self.shared
-        tcp = TCPProxy(group: group, balancer: balancer, logger: logger) { frontend in shared.table.withLock { $0.frontends[frontend] } }
+        let lookup: @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort? = { frontend in shared.table.withLock { $0.frontends[frontend] } }
+        tcp = TCPProxy(group: group, balancer: balancer, pickers: pickers, logger: logger, lookup: lookup)
+        udp = UDPProxy(group: group, balancer: balancer, pickers: pickers, lookup: lookup)
         let mark: @Sendable () -> Void = { shared.dirty.store(true, ordering: .releasing) }
-        services = ListWatch(serverURL: configuration.serverURL, path: "/api/v1/services", logger: logger, onChange: mark)
-        slices = ListWatch(serverURL: configuration.serverURL, path: "/apis/discovery.k8s.io/v1/endpointslices", logger: logger, onChange: mark)
+        let services = ListWatch(serverURL: configuration.serverURL, path: "/api/v1/services", logger: logger, onChange: mark)
+        let slices = ListWatch(serverURL: configuration.serverURL, path: "/apis/discovery.k8s.io/v1/endpointslices", logger: logger, onChange: mark)
+        self.services = services
+        self.slices = slices
+        dns = ClusterDNS(domain: configuration.clusterDomain, group: group, logger: logger) { (services.items, slices.items) }
         policies = ListWatch(serverURL: configuration.serverURL, path: "/apis/kube9.io/v1/policies?fieldSelector=spec.slot%3Dloadbalancer",
                              logger: logger, onChange: mark)
     }
@@ -90,6 +109,14 @@ public final class ServiceProxy: Sendable {
         services.start()
         slices.start()
         policies.start()
+        if let address = configuration.dnsAddress {
+            do {
+                _ = try dns.listen(host: address, port: 53)
+                logger.info("cluster DNS listening", metadata: ["address": "\(address):53"])
+            } catch {
+                logger.warning("service proxy: the cluster DNS cannot listen on \(address):53, so pods cannot resolve service names through this node: \(error)")
+            }
+        }
         let thread = Thread { [self] in syncLoop() }
         thread.stackSize = 1 << 20
         thread.start()
@@ -101,6 +128,23 @@ public final class ServiceProxy: Sendable {
         slices.stop()
         policies.stop()
         tcp.closeAll()
+        udp.closeAll()
+    }
+
+    /// Records a `LoadBalancerPolicyFailed` Warning event on the service (on a thread of its own: it is an HTTP call).
+    static func recordPolicyFailure(serverURL: String, service: ServiceTable.ServicePort, message: String, logger: Logger) {
+        let thread = Thread {
+            let about: JSON = ["apiVersion": "v1", "kind": "Service",
+                               "metadata": ["name": .string(service.name), "namespace": .string(service.namespace), "uid": .string(service.uid)]]
+            let event = EventStrategy.event(about: about, type: "Warning", reason: "LoadBalancerPolicyFailed", message: message, component: "kube9-proxy")
+            do {
+                let connection = try HTTPConnection(baseURL: serverURL)
+                _ = try connection.request("POST", "/api/v1/namespaces/\(service.namespace)/events", body: event.serialized())
+            } catch {
+                logger.warning("service proxy: could not record an event", metadata: ["error": "\(error)"])
+            }
+        }
+        thread.start()
     }
 
     /// `ip route replace local RANGE dev lo`; nil when it worked.
@@ -125,7 +169,8 @@ public final class ServiceProxy: Sendable {
                     return Set(current.frontends.keys) != Set(fresh.frontends.keys)
                 }
                 if changed {
-                    let failures = tcp.reconcile(Set(fresh.frontends.keys))
+                    let wanted = Set(fresh.frontends.keys)
+                    let failures = tcp.reconcile(wanted).merging(udp.reconcile(wanted)) { first, _ in first }
                     let newFailures = failed.withLock { known -> [ServiceTable.Frontend: String] in
                         let new = failures.filter { known[$0.key] != $0.value }
                         known = failures

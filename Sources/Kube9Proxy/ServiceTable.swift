@@ -17,6 +17,7 @@ public struct ServiceTable: Sendable, Equatable {
     public struct ServicePort: Sendable, Equatable {
         public var namespace: String
         public var name: String
+        public var uid: String
         public var port: Int
         public var proto: String
         /// The `loadbalancer` policy named by the annotation kube9.io/lb-policy (default round-robin).
@@ -55,17 +56,19 @@ public struct ServiceTable: Sendable, Equatable {
             let name = ObjectMeta.name(of: service)
             let policy = service[path: ["metadata", "annotations", ServiceStrategy.loadBalancerPolicyAnnotation]]?.stringValue ?? "round-robin"
             let affinity = service[path: ["spec", "sessionAffinity"]]?.stringValue == "ClientIP"
-                ? Int(service[path: ["spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"]]?.intValue ?? ServiceStrategy.defaultAffinitySeconds) : nil
+                ? Int(min(max(service[path: ["spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"]]?.intValue ?? ServiceStrategy.defaultAffinitySeconds, 1),
+                          ServiceStrategy.maximumAffinitySeconds)) : nil
             let ingress = (service[path: ["status", "loadBalancer", "ingress"]]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue }
             let serviceSlices = slicesByService[namespace + "/" + name] ?? []
             for port in service[path: ["spec", "ports"]]?.arrayValue ?? [] {
-                guard let number = port["port"]?.intValue, let value = Int(exactly: number) else { continue }
+                guard let number = port["port"]?.intValue, (1...65535).contains(number), let value = Int(exactly: number) else { continue }
                 let proto = port["protocol"]?.stringValue ?? "TCP"
                 let portName = port["name"]?.stringValue ?? ""
                 var endpoints: Set<Endpoint> = []
                 for slice in serviceSlices {
                     guard let target = (slice["ports"]?.arrayValue ?? []).first(where: {
                         ($0["name"]?.stringValue ?? "") == portName && ($0["protocol"]?.stringValue ?? "TCP") == proto
+                            && $0["port"]?.intValue.map { (1...65535).contains($0) } == true
                     })?["port"]?.intValue, let targetPort = Int(exactly: target) else { continue }
                     for endpoint in slice["endpoints"]?.arrayValue ?? [] where endpoint[path: ["conditions", "ready"]]?.boolValue != false {
                         guard let ip = endpoint["addresses"]?.arrayValue?.first?.stringValue, IPv4Address(ip) != nil else { continue }
@@ -74,10 +77,10 @@ public struct ServiceTable: Sendable, Equatable {
                                                   node: endpoint["nodeName"]?.stringValue ?? "", weight: min(max(Int(weightText) ?? 1, 0), 1000)))
                     }
                 }
-                let entry = ServicePort(namespace: namespace, name: name, port: value, proto: proto, policy: policy,
+                let entry = ServicePort(namespace: namespace, name: name, uid: ObjectMeta.uid(of: service), port: value, proto: proto, policy: policy,
                                         affinitySeconds: affinity, endpoints: endpoints.sorted { ($0.ip, $0.port) < ($1.ip, $1.port) })
                 frontends[Frontend(ip: clusterIP, port: value, proto: proto)] = entry
-                if ServiceStrategy.usesNodePorts(type), let nodePort = port["nodePort"]?.intValue, let node = Int(exactly: nodePort), node > 0 {
+                if ServiceStrategy.usesNodePorts(type), let nodePort = port["nodePort"]?.intValue, (1...65535).contains(nodePort), let node = Int(exactly: nodePort) {
                     frontends[Frontend(ip: "0.0.0.0", port: node, proto: proto)] = entry
                 }
                 for address in ingress where IPv4Address(address) != nil {

@@ -1,4 +1,5 @@
 import Kube9Model
+import Kube9Threads
 import Logging
 import NIOCore
 import NIOPosix
@@ -14,10 +15,13 @@ final class TCPProxy: Sendable {
     /// The service port behind a frontend now (endpoints change without relistening).
     let lookup: @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?
     let listeners = Mutex<[ServiceTable.Frontend: any Channel]>([:])
+    /// Where picks (Lua calls) run.
+    let pickers: WorkerThreads
     static let maximumTries = 3
 
-    init(group: MultiThreadedEventLoopGroup, balancer: Balancer, logger: Logger,
+    init(group: MultiThreadedEventLoopGroup, balancer: Balancer, pickers: WorkerThreads, logger: Logger,
          lookup: @escaping @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?) {
+        self.pickers = pickers
         self.group = group
         self.balancer = balancer
         self.logger = logger
@@ -52,24 +56,42 @@ final class TCPProxy: Sendable {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [self] client in
                 client.eventLoop.makeCompletedFuture {
-                    try client.pipeline.syncOperations.addHandler(GlueHandler())
-                    self.connect(client, frontend: frontend, excluded: [], tries: 0)
+                    // The pick starts once the channel is active (the initializer runs before that,
+                    // and a connection closed as "inactive" would be reset with its request unread).
+                    let glue = GlueHandler()
+                    glue.onActive = { channel in self.connect(channel, frontend: frontend, excluded: [], tries: 0) }
+                    try client.pipeline.syncOperations.addHandler(glue)
                 }
             }
         return try bootstrap.bind(host: frontend.ip, port: frontend.port).wait()
     }
 
-    /// Picks an endpoint and connects to it; runs on the client channel's event loop.
+    /// Picks an endpoint on the Lua threads (a slow policy never holds the event loop that
+    /// relays every connection), then connects to it from the client channel's event loop.
     func connect(_ client: any Channel, frontend: ServiceTable.Frontend, excluded: Set<String>, tries: Int) {
         guard let service = lookup(frontend), tries < Self.maximumTries else {
             client.close(promise: nil)
             return
         }
         let remote = client.remoteAddress
-        guard let endpoint = balancer.pick(service, clientIP: remote?.ipAddress ?? "", clientPort: remote?.port ?? 0, excluding: excluded) else {
-            client.close(promise: nil)
-            return
+        let clientIP = remote?.ipAddress ?? ""
+        let clientPort = remote?.port ?? 0
+        pickers.submit { [self] in
+            let endpoint = balancer.pick(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded)
+            client.eventLoop.execute { [self] in
+                guard let endpoint, client.isActive else {
+                    if let endpoint { balancer.finished(service, endpoint, failed: false) }
+                    client.close(promise: nil)
+                    return
+                }
+                dial(client, service: service, endpoint: endpoint, frontend: frontend, excluded: excluded, tries: tries)
+            }
         }
+    }
+
+    /// Connects to the chosen endpoint and joins the two channels; a failure tries another pick.
+    func dial(_ client: any Channel, service: ServiceTable.ServicePort, endpoint: ServiceTable.Endpoint, frontend: ServiceTable.Frontend,
+              excluded: Set<String>, tries: Int) {
         let balancer = self.balancer
         ClientBootstrap(group: client.eventLoop)
             .connectTimeout(.seconds(2))
@@ -84,6 +106,10 @@ final class TCPProxy: Sendable {
                 switch result {
                 case .success(let backend):
                     backend.closeFuture.whenComplete { _ in balancer.finished(service, endpoint, failed: false) }
+                    guard client.isActive else {
+                        backend.close(promise: nil)
+                        return
+                    }
                     do {
                         let front = try client.pipeline.syncOperations.handler(type: GlueHandler.self)
                         let back = try backend.pipeline.syncOperations.handler(type: GlueHandler.self)
@@ -123,6 +149,8 @@ final class GlueHandler: ChannelDuplexHandler {
     typealias OutboundOut = NIOAny
 
     var partner: GlueHandler?
+    /// Runs once when the channel becomes active (the client side starts its pick there).
+    var onActive: ((any Channel) -> Void)?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
 
@@ -143,6 +171,14 @@ final class GlueHandler: ChannelDuplexHandler {
         }
     }
     private var partnerWritable: Bool { context?.channel.isWritable ?? false }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let onActive {
+            self.onActive = nil
+            onActive(context.channel)
+        }
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { partner?.partnerWrite(data) }
     func channelReadComplete(context: ChannelHandlerContext) { partner?.partnerFlush() }

@@ -150,8 +150,15 @@ public final class DockerRuntime: ContainerRuntime {
     public static let defaultSubnet = "10.89.0.0/16"
     public static let defaultSandboxImage = "kube9/pause:latest"
 
+    /// The cluster DNS pods resolve through (their resolv.conf), or nil for Docker's default.
+    public let clusterDNS: String?
+    /// The cluster domain of the search path (NS.svc.DOMAIN, svc.DOMAIN, DOMAIN).
+    public let clusterDomain: String
+
     public init(engine: DockerEngine, network: String = DockerRuntime.defaultNetwork, subnet: String = DockerRuntime.defaultSubnet,
-                sandboxImage: String = DockerRuntime.defaultSandboxImage) throws {
+                sandboxImage: String = DockerRuntime.defaultSandboxImage, clusterDNS: String? = nil, clusterDomain: String = "cluster.local") throws {
+        self.clusterDNS = clusterDNS
+        self.clusterDomain = clusterDomain
         self.engine = engine
         self.network = network
         self.sandboxImage = sandboxImage
@@ -181,11 +188,18 @@ public final class DockerRuntime: ContainerRuntime {
     }
 
     public func runSandbox(_ pod: PodIdentity) throws -> ContainerInfo {
+        var hostConfig: JSON = ["NetworkMode": .string(network), "Init": true]
+        if let clusterDNS {
+            // resolv.conf as the kubelet writes it for dnsPolicy ClusterFirst; the pod's containers share it.
+            hostConfig["Dns"] = [.string(clusterDNS)]
+            hostConfig["DnsSearch"] = [.string("\(pod.namespace).svc.\(clusterDomain)"), .string("svc.\(clusterDomain)"), .string(clusterDomain)]
+            hostConfig["DnsOptions"] = ["ndots:5"]
+        }
         let body: JSON = [
             "Image": .string(sandboxImage), "Cmd": ["/bin/busybox", "sleep", "2147483647"],
             "Hostname": .string(String(pod.name.prefix(63))),
             "Labels": labelsJSON(pod.labels(container: RuntimeLabels.sandboxContainerName, attempt: 0)),
-            "HostConfig": ["NetworkMode": .string(network), "Init": true],
+            "HostConfig": hostConfig,
         ]
         let name = Self.containerName(pod, container: RuntimeLabels.sandboxContainerName, attempt: 0)
         let created = try engine.call("POST", "/containers/create?name=\(name)", json: body, expected: [201])

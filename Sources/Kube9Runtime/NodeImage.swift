@@ -156,9 +156,20 @@ public enum NodeImage {
     /// Returns the archive's size in bytes.
     @discardableResult
     public static func build(engine: DockerEngine, reference: String = defaultReference, binary: String = Subprocess.currentExecutable(),
-                             busybox: String = "/bin/busybox") throws -> Int {
+                             busybox: String = "/bin/busybox", policies: String? = nil) throws -> Int {
         var archive = TarArchive()
         try addBusybox(to: &archive, busybox: busybox)
+        // The built-in policies (the node's service proxy loads policies/loadbalancer), where
+        // kube9 looks for them when no policies/ folder is next to the binary.
+        if let policies {
+            for slot in (try? FileManager.default.contentsOfDirectory(atPath: policies)) ?? [] where !slot.hasPrefix("_") {
+                let folder = (policies as NSString).appendingPathComponent(slot)
+                for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasSuffix(".lua") {
+                    guard let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent(file)) else { continue }
+                    try archive.addFile("/usr/share/kube9/policies/\(slot)/\(file)", contents: [UInt8](data), mode: 0o644)
+                }
+            }
+        }
         guard let kube9 = FileManager.default.contents(atPath: binary) else {
             throw RuntimeError.refused(operation: "build node image", detail: "cannot read \(binary)")
         }

@@ -27,7 +27,7 @@ public final class ServiceAllocator: Sendable {
 
         /// Kubernetes' defaults: 10.96.0.0/12, 30000–32767; the load-balancer pool is kube9's own choice.
         public static let defaults = Ranges(services: IPv4Range("10.96.0.0/12")!, nodePorts: 30000...32767,
-                                            loadBalancers: IPv4Range("10.100.0.0/24")!, reservedServiceIPs: [IPv4Address("10.96.0.10")!])
+                                            loadBalancers: IPv4Range("10.200.0.0/24")!, reservedServiceIPs: [IPv4Address("10.96.0.10")!])
 
         /// The DNS service's address: the tenth address of the service range, as kubeadm picks it.
         public var dnsIP: IPv4Address? { services.address(at: 10) }
@@ -36,13 +36,14 @@ public final class ServiceAllocator: Sendable {
     /// What one write holds until it commits.
     public struct Reservation: Sendable {
         var serviceIPs: [UInt32] = []
-        var nodePorts: [Int64] = []
+        var nodePorts: [String] = []
         var loadBalancerIPs: [UInt32] = []
     }
 
     struct Held {
         var serviceIPs: Set<UInt32> = []
-        var nodePorts: Set<Int64> = []
+        /// "30080/TCP": a node port is taken per protocol, as in Kubernetes.
+        var nodePorts: Set<String> = []
         var loadBalancerIPs: Set<UInt32> = []
     }
 
@@ -61,19 +62,21 @@ public final class ServiceAllocator: Sendable {
     public func reserve(_ service: inout JSON, old: JSON?) throws(APIError) -> Reservation {
         let name = ObjectMeta.name(of: service)
         let uid = old.map(ObjectMeta.uid(of:))
-        var takenIPs: Set<UInt32> = []
-        var takenPorts: Set<Int64> = []
-        var takenBalancers: Set<UInt32> = []
-        for other in stored() where uid == nil || ObjectMeta.uid(of: other) != uid {
-            if let ip = IPv4Address(other[path: ["spec", "clusterIP"]]?.stringValue ?? "") { takenIPs.insert(ip.value) }
-            for port in other[path: ["spec", "ports"]]?.arrayValue ?? [] {
-                if let value = port["nodePort"]?.intValue, value > 0 { takenPorts.insert(value) }
-            }
-            for entry in other[path: ["status", "loadBalancer", "ingress"]]?.arrayValue ?? [] {
-                if let ip = IPv4Address(entry["ip"]?.stringValue ?? "") { takenBalancers.insert(ip.value) }
-            }
-        }
+        // The stored services are read under the lock: a reservation is released only after
+        // its write is in the cache, so a value is always in one of the two (never in neither).
         return try held.withLock { held throws(APIError) -> Reservation in
+            var takenIPs: Set<UInt32> = []
+            var takenPorts: Set<String> = []
+            var takenBalancers: Set<UInt32> = []
+            for other in stored() where uid == nil || ObjectMeta.uid(of: other) != uid {
+                if let ip = IPv4Address(other[path: ["spec", "clusterIP"]]?.stringValue ?? "") { takenIPs.insert(ip.value) }
+                for port in other[path: ["spec", "ports"]]?.arrayValue ?? [] {
+                    if let value = port["nodePort"]?.intValue, value > 0 { takenPorts.insert(Self.portKey(value, port)) }
+                }
+                for entry in other[path: ["status", "loadBalancer", "ingress"]]?.arrayValue ?? [] {
+                    if let ip = IPv4Address(entry["ip"]?.stringValue ?? "") { takenBalancers.insert(ip.value) }
+                }
+            }
             var reservation = Reservation()
             let type = ServiceStrategy.serviceType(service)
             func refuse(_ field: String, _ value: JSON?, _ message: String) -> APIError {
@@ -104,34 +107,38 @@ public final class ServiceAllocator: Sendable {
             }
             // Node ports.
             if ServiceStrategy.usesNodePorts(type), var ports = service[path: ["spec", "ports"]]?.arrayValue {
-                let oldPorts = Set((old?[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue })
-                var mine: Set<Int64> = []
+                let oldPorts = Set((old?[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { port in
+                    port["nodePort"]?.intValue.map { Self.portKey($0, port) }
+                })
+                var mine: Set<String> = []
                 for index in ports.indices {
                     let requested = ports[index]["nodePort"]?.intValue ?? 0
                     let field = "spec.ports[\(index)].nodePort"
+                    let proto = ports[index]
+                    func taken(_ port: Int64) -> Bool {
+                        let key = Self.portKey(port, proto)
+                        return takenPorts.contains(key) || held.nodePorts.contains(key) || mine.contains(key)
+                    }
                     if requested == 0 {
                         let size = UInt64(ranges.nodePorts.upperBound - ranges.nodePorts.lowerBound + 1)
                         guard let offset = Self.pickOffset(size: size, firstUsable: 0, avoiding: { offset in
-                            let port = ranges.nodePorts.lowerBound + Int64(offset)
-                            return takenPorts.contains(port) || held.nodePorts.contains(port) || mine.contains(port)
+                            taken(ranges.nodePorts.lowerBound + Int64(offset))
                         }) else {
                             throw refuse(field, nil, "no free port left: the node-port range \(ranges.nodePorts.lowerBound)-\(ranges.nodePorts.upperBound) is full")
                         }
                         let port = ranges.nodePorts.lowerBound + Int64(offset)
                         ports[index]["nodePort"] = .int(port)
-                        mine.insert(port)
-                        reservation.nodePorts.append(port)
-                    } else if !oldPorts.contains(requested) || mine.contains(requested) {
+                        mine.insert(Self.portKey(port, proto))
+                        reservation.nodePorts.append(Self.portKey(port, proto))
+                    } else if !oldPorts.contains(Self.portKey(requested, proto)) || mine.contains(Self.portKey(requested, proto)) {
                         guard ranges.nodePorts.contains(requested) else {
                             throw refuse(field, .int(requested), "provided port is not in the valid range. The range of valid ports is \(ranges.nodePorts.lowerBound)-\(ranges.nodePorts.upperBound)")
                         }
-                        if takenPorts.contains(requested) || held.nodePorts.contains(requested) || mine.contains(requested) {
-                            throw refuse(field, .int(requested), "provided port is already allocated")
-                        }
-                        mine.insert(requested)
-                        reservation.nodePorts.append(requested)
+                        if taken(requested) { throw refuse(field, .int(requested), "provided port is already allocated") }
+                        mine.insert(Self.portKey(requested, proto))
+                        reservation.nodePorts.append(Self.portKey(requested, proto))
                     } else {
-                        mine.insert(requested)
+                        mine.insert(Self.portKey(requested, proto))
                     }
                 }
                 service[path: ["spec", "ports"]] = .array(ports)
@@ -179,6 +186,9 @@ public final class ServiceAllocator: Sendable {
             held.loadBalancerIPs.subtract(reservation.loadBalancerIPs)
         }
     }
+
+    /// "30080/TCP" for a port entry's node port.
+    static func portKey(_ port: Int64, _ entry: JSON) -> String { "\(port)/\(entry["protocol"]?.stringValue ?? "TCP")" }
 
     /// A free address of `range` (not its network or broadcast address), starting at a random offset.
     static func pick(in range: IPv4Range, firstUsable: UInt64, avoiding taken: (UInt32) -> Bool) -> IPv4Address? {

@@ -48,10 +48,10 @@ struct TimingOptions: ParsableArguments {
 enum RuntimeChoice {
     static let names = ["docker", "process", "sim"]
 
-    static func make(_ name: String, dataDirectory: String, node: String, simStartDelay: Double) throws -> any ContainerRuntime {
+    static func make(_ name: String, dataDirectory: String, node: String, simStartDelay: Double, clusterDNS: String? = nil) throws -> any ContainerRuntime {
         switch name {
         case "docker":
-            return try DockerRuntime(engine: DockerEngine())
+            return try DockerRuntime(engine: DockerEngine(), clusterDNS: clusterDNS)
         case "process":
             return try ProcessRuntime(root: (dataDirectory as NSString).appendingPathComponent("nodes/\(node)/containers"))
         default:
@@ -119,11 +119,20 @@ struct AgentCommand: ParsableCommand {
     var serviceCidr: String = "10.96.0.0/12"
 
     @Option(help: "The load-balancer address pool, as the server's --loadbalancer-pool.")
-    var loadbalancerPool: String = "10.100.0.0/24"
+    var loadbalancerPool: String = "10.200.0.0/24"
+
+    @Option(help: "The cluster DNS address pods resolve through and the proxy's DNS listens on (default: the tenth address of --service-cidr, 10.96.0.10); none turns it off.")
+    var clusterDns: String?
 
     @OptionGroup var timingOptions: TimingOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logOptions: LogOptions
+
+    /// The cluster DNS address, or nil when turned off.
+    var clusterDNSAddress: String? {
+        if clusterDns == "none" { return nil }
+        return clusterDns ?? IPv4Range(serviceCidr)?.address(at: 10)?.description
+    }
 
     /// Whether this agent runs the service proxy.
     var runsProxy: Bool { (serviceProxy ?? (runtime == "sim" ? "off" : "on")) == "on" }
@@ -131,7 +140,8 @@ struct AgentCommand: ParsableCommand {
     func validate() throws {
         if let serviceProxy, !["on", "off"].contains(serviceProxy) { throw ValidationError("--service-proxy must be on or off") }
         guard IPv4Range(serviceCidr) != nil else { throw ValidationError("--service-cidr must be an IPv4 range such as 10.96.0.0/12") }
-        guard IPv4Range(loadbalancerPool) != nil else { throw ValidationError("--loadbalancer-pool must be an IPv4 range such as 10.100.0.0/24") }
+        if let clusterDns, clusterDns != "none", IPv4Address(clusterDns) == nil { throw ValidationError("--cluster-dns must be an IPv4 address or none") }
+        guard IPv4Range(loadbalancerPool) != nil else { throw ValidationError("--loadbalancer-pool must be an IPv4 range such as 10.200.0.0/24") }
         guard RuntimeChoice.names.contains(runtime) else { throw ValidationError("--runtime must be docker, process or sim, got \(runtime)") }
         guard cpus > 0, cpus <= 65536 else { throw ValidationError("--cpus must be greater than 0 and at most 65536") }
         guard ["worker", "master"].contains(type) else { throw ValidationError("--type must be worker or master") }
@@ -161,7 +171,7 @@ struct AgentCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         do {
             let runtime = try RuntimeChoice.make(self.runtime, dataDirectory: dataDir ?? defaultDataDirectory(), node: name,
-                                                 simStartDelay: simStartDelay)
+                                                 simStartDelay: simStartDelay, clusterDNS: runsProxy ? clusterDNSAddress : nil)
             let runner = AgentRunner(serverURL: try connection.serverURL(), configurations: configurations, runtime: runtime, logger: logger)
             var ports: [String: Int] = [:]
             if count == 1, let agent = runner.agents.first {
@@ -172,7 +182,7 @@ struct AgentCommand: ParsableCommand {
             if runsProxy {
                 proxy = ServiceProxy(configuration: ServiceProxy.Configuration(
                     serverURL: try connection.serverURL(), serviceRange: serviceCidr, loadBalancerRange: loadbalancerPool,
-                    policyDirectories: defaultPolicyDirectory().map { [$0] } ?? []), logger: logger)
+                    policyDirectories: defaultPolicyDirectory().map { [$0] } ?? [], dnsAddress: clusterDNSAddress), logger: logger)
                 proxy?.start()
             }
             runner.run()

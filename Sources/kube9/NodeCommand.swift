@@ -115,7 +115,8 @@ struct NodeAdd: ParsableCommand {
                 "Image": .string(image), "Cmd": .array(([NodeImage.binaryPath] + agentArguments).map { .string($0) }),
                 "Env": .array(environment), "Hostname": .string(name),
                 "Labels": ["kube9.io/node-container": .string(name)],
-                "HostConfig": ["NetworkMode": "host", "NanoCpus": .int(Int64(cpus * 1e9)), "Init": true, "Binds": .array(binds)],
+                // NET_ADMIN: the node's service proxy adds the local routes of the service range (docs/services.md).
+                "HostConfig": ["NetworkMode": "host", "NanoCpus": .int(Int64(cpus * 1e9)), "Init": true, "Binds": .array(binds), "CapAdd": ["NET_ADMIN"]],
             ]
             let created = try engine.call("POST", "/containers/create?name=\(containerName)", json: body, expected: [201])
             let id = try created.json()["Id"]?.stringValue ?? containerName
@@ -285,7 +286,8 @@ struct NodeImageBuild: ParsableCommand {
     func run() throws {
         let engine = try DockerEngine()
         let started = Date()
-        let size = try NodeImage.build(engine: engine, reference: tag, binary: binary ?? Subprocess.currentExecutable(), busybox: busybox)
+        let size = try NodeImage.build(engine: engine, reference: tag, binary: binary ?? Subprocess.currentExecutable(), busybox: busybox,
+                                       policies: defaultPolicyDirectory())
         print(String(format: "image %@ built (%.1f MB rootfs) in %.1f s; sandbox image %@", tag, Double(size) / 1e6,
                      Date().timeIntervalSince(started), DockerRuntime.defaultSandboxImage))
     }

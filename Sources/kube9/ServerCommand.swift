@@ -78,7 +78,7 @@ struct ServerCommand: AsyncParsableCommand {
     var serviceNodePortRange: String = "30000-32767"
 
     @Option(help: "The pool LoadBalancer services get their ingress address from (reachable from the host through each node's proxy).")
-    var loadbalancerPool: String = "10.100.0.0/24"
+    var loadbalancerPool: String = "10.200.0.0/24"
 
     @OptionGroup var timingOptions: TimingOptions
     @OptionGroup var logOptions: LogOptions
@@ -93,7 +93,10 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--service-node-port-range must be FIRST-LAST within 1-65535, such as 30000-32767")
         }
         guard let pool = IPv4Range(loadbalancerPool), pool.prefixLength <= 30 else {
-            throw ValidationError("--loadbalancer-pool must be an IPv4 range of at least 4 addresses, such as 10.100.0.0/24")
+            throw ValidationError("--loadbalancer-pool must be an IPv4 range of at least 4 addresses, such as 10.200.0.0/24")
+        }
+        if services.contains(pool.network) || pool.contains(services.network) {
+            throw ValidationError("--loadbalancer-pool \(pool) overlaps --service-cidr \(services)")
         }
         var ranges = ServiceAllocator.Ranges(services: services, nodePorts: low...high, loadBalancers: pool)
         if let dns = ranges.dnsIP { ranges.reservedServiceIPs = [dns] }

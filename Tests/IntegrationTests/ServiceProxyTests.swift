@@ -19,6 +19,11 @@ struct ServiceProxyTests {
         return reply.text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Process pods outlive their agent (by design): delete them before the server goes.
+    static func deleteAllPods(_ server: ServerProcess) {
+        _ = try? server.kubectl(arguments: ["delete", "pods", "--all", "--grace-period=1"], timeoutSeconds: 30)
+    }
+
     /// Ready addresses over all subsets (pods whose named port resolves differently are in different subsets).
     static func readyAddresses(_ endpoints: JSON) -> Int {
         (endpoints["subsets"]?.arrayValue ?? []).reduce(0) { $0 + ($1["addresses"]?.arrayValue?.count ?? 0) }
@@ -76,7 +81,7 @@ struct ServiceProxyTests {
         // A policy swap needs no restart: the annotation names ip-hash; one client then sees one pod.
         let annotated = try server.kubectl("annotate", "service", "web", "kube9.io/lb-policy=ip-hash")
         #expect(annotated.status == 0, "\(annotated.stderr)")
-        let sticky = try waitUntil(seconds: 10) { Self.counts("http://\(clusterIP):80", 10).count == 1 }
+        let sticky = waitUntil(seconds: 10) { Self.counts("http://\(clusterIP):80", 10).count == 1 }
         #expect(sticky, "ip_hash did not keep the client on one pod")
         let hashed = Self.counts("http://\(clusterIP):80", 100)
         #expect(hashed.count == 1 && hashed["failed"] == nil, "\(hashed)")
@@ -89,5 +94,130 @@ struct ServiceProxyTests {
         let after = Self.counts("http://\(clusterIP):80", 50)
         #expect(after == ["pod-1": 50], "\(after)")
         #expect(!agent.log().contains("error"), "\(agent.log())")
+        Self.deleteAllPods(server)
+    }
+
+    /// A UDP echo server on 127.0.0.1 (a thread; stopped when the socket closes).
+    final class UDPEcho: @unchecked Sendable {
+        let descriptor: Int32
+        let port: Int
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            descriptor = fd
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0 else { throw ClientError("bind failed") }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            port = Int(UInt16(bigEndian: address.sin_port))
+            Thread {
+                var buffer = [UInt8](repeating: 0, count: 2048)
+                while true {
+                    var peer = sockaddr_in()
+                    var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+                    let count = withUnsafeMutablePointer(to: &peer) { pointer in
+                        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &peerLength) }
+                    }
+                    if count <= 0 { return }
+                    let reply = Array("echo:".utf8) + buffer.prefix(count)
+                    _ = withUnsafePointer(to: &peer) { pointer in
+                        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, peerLength) }
+                    }
+                }
+            }.start()
+        }
+        func stop() {
+            shutdown(descriptor, Int32(SHUT_RDWR))
+            close(descriptor)
+        }
+    }
+
+    /// Sends one datagram to ip:port and returns the reply (2 s timeout).
+    static func udpExchange(_ ip: String, _ port: Int, _ text: String) -> String? {
+        let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(ip)
+        address.sin_port = UInt16(port).bigEndian
+        let bytes = Array(text.utf8)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(descriptor, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : nil
+    }
+
+    @Test("UDP through a cluster IP, the cluster DNS from the host (busybox nslookup), service variables in a new pod, and a failing Lua policy falls back with a LoadBalancerPolicyFailed event")
+    func udpDNSEnvironmentAndFallback() throws {
+        let server = try ServerProcess(extraArguments: Self.timing, scheduler: true)
+        defer { server.destroy() }
+        let agent = try AgentProcess(server: server, name: "svc2", cpus: "4", timing: Self.timing,
+                                     extraArguments: ["--runtime", "process", "--data-dir", server.dataDirectory + "/agent"])
+        defer { agent.kill9() }
+        let echo = try UDPEcho()
+        defer { echo.stop() }
+        let connection = try server.connection()
+        // A service without a selector, its endpoint written by hand (as users do for outside backends).
+        let service: JSON = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "echo"],
+                             "spec": ["ports": [["name": "echo", "port": 5300, "protocol": "UDP"]]]]
+        let created = try connection.request("POST", "/api/v1/namespaces/default/services", body: service.serialized())
+        #expect(created.status == 201, "\(created.text)")
+        let clusterIP = try #require(try created.json()[path: ["spec", "clusterIP"]]?.stringValue)
+        let slice: JSON = ["apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                           "metadata": ["name": "echo-manual", "labels": ["kubernetes.io/service-name": "echo"]],
+                           "addressType": "IPv4", "endpoints": [["addresses": ["127.0.0.1"], "conditions": ["ready": true]]],
+                           "ports": [["name": "echo", "port": .int(Int64(echo.port)), "protocol": "UDP"]]]
+        let sliced = try connection.request("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", body: slice.serialized())
+        #expect(sliced.status == 201, "\(sliced.text)")
+        var reply: String? = nil
+        #expect(waitUntil(seconds: 10) {
+            reply = Self.udpExchange(clusterIP, 5300, "ping")
+            return reply != nil
+        }, "\(agent.log())")
+        #expect(reply == "echo:ping")
+        #expect((0..<20).allSatisfy { Self.udpExchange(clusterIP, 5300, "n\($0)") == "echo:n\($0)" })
+
+        // DNS from the host with a real resolver client.
+        var lookup: CommandResult? = nil
+        #expect(waitUntil(seconds: 10) {
+            lookup = try? runCommand("/bin/busybox", ["nslookup", "echo.default.svc.cluster.local", "10.96.0.10"], timeoutSeconds: 10)
+            return lookup?.stdout.contains(clusterIP) == true
+        }, "nslookup: \(lookup?.stdout ?? "") \(lookup?.stderr ?? "")")
+        let unknown = try runCommand("/bin/busybox", ["nslookup", "nope.default.svc.cluster.local", "10.96.0.10"], timeoutSeconds: 10)
+        #expect((unknown.stdout + unknown.stderr).contains("NXDOMAIN"), "\(unknown.stdout) \(unknown.stderr)")
+
+        // A pod created after the service sees its variables.
+        let pod: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "env"],
+                         "spec": ["containers": [["name": "c", "image": "host",
+                                                  "command": ["/bin/busybox", "sh", "-c", "echo host=$ECHO_SERVICE_HOST port=$ECHO_SERVICE_PORT; exec sleep 600"]]]]]
+        #expect(try connection.request("POST", "/api/v1/namespaces/default/pods", body: pod.serialized()).status == 201)
+        var logs = ""
+        #expect(waitUntil(seconds: 20) {
+            logs = (try? server.kubectl("logs", "env").stdout) ?? ""
+            return logs.contains("host=")
+        })
+        #expect(logs.contains("host=\(clusterIP) port=5300"), "\(logs)")
+
+        // A policy that fails at run time: round robin serves, and the service gets the event.
+        let broken: JSON = ["apiVersion": "kube9.io/v1", "kind": "Policy", "metadata": ["name": "loadbalancer.broken"],
+                            "spec": ["slot": "loadbalancer", "source": "return { name = 'broken', api = 1, pick = function() error('boom') end }"]]
+        let applied = try connection.request("POST", "/apis/kube9.io/v1/policies", body: broken.serialized())
+        #expect(applied.status == 201, "\(applied.text)")
+        usleep(500_000)
+        #expect(try server.kubectl("annotate", "service", "echo", "kube9.io/lb-policy=broken").status == 0)
+        usleep(500_000)
+        #expect((0..<10).allSatisfy { Self.udpExchange(clusterIP, 5300, "f\($0)") == "echo:f\($0)" })
+        var events = ""
+        #expect(waitUntil(seconds: 10) {
+            events = (try? server.kubectl("get", "events", "--field-selector", "involvedObject.name=echo").stdout) ?? ""
+            return events.contains("LoadBalancerPolicyFailed")
+        }, "\(events)")
+        #expect(events.contains("boom"), "\(events)")
+        Self.deleteAllPods(server)
     }
 }

@@ -65,3 +65,27 @@ struct KindTests {
         #expect(status[path: ["details", "causes"]]?.arrayValue?.first?["field"] == "spec.containers")
     }
 }
+
+@Suite("service environment variables")
+struct ServiceEnvironmentTests {
+    @Test("SVC_SERVICE_HOST, _PORT and the Docker-link variables, for services of the pod's namespace with a cluster IP")
+    func variables() {
+        let services: [JSON] = [
+            ["metadata": ["name": "my-web", "namespace": "default"],
+             "spec": ["clusterIP": "10.96.0.5", "ports": [["name": "http", "port": 80, "protocol": "TCP"], ["name": "dns", "port": 53, "protocol": "UDP"]]]],
+            ["metadata": ["name": "headless", "namespace": "default"], "spec": ["clusterIP": "None", "ports": [["port": 80]]]],
+            ["metadata": ["name": "elsewhere", "namespace": "other"], "spec": ["clusterIP": "10.96.0.6", "ports": [["port": 80]]]],
+        ]
+        let variables = Dictionary(ServiceStrategy.environment(services: services, namespace: "default", serviceLinks: true).map { ($0.name, $0.value) },
+                                   uniquingKeysWith: { first, _ in first })
+        #expect(variables["MY_WEB_SERVICE_HOST"] == "10.96.0.5")
+        #expect(variables["MY_WEB_SERVICE_PORT"] == "80")
+        #expect(variables["MY_WEB_SERVICE_PORT_DNS"] == "53")
+        #expect(variables["MY_WEB_PORT"] == "tcp://10.96.0.5:80")
+        #expect(variables["MY_WEB_PORT_53_UDP"] == "udp://10.96.0.5:53")
+        #expect(variables["MY_WEB_PORT_53_UDP_ADDR"] == "10.96.0.5")
+        #expect(variables["HEADLESS_SERVICE_HOST"] == nil)
+        #expect(variables["ELSEWHERE_SERVICE_HOST"] == nil)
+        #expect(ServiceStrategy.environment(services: services, namespace: "default", serviceLinks: false).isEmpty)
+    }
+}

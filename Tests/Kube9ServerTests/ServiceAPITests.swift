@@ -124,7 +124,7 @@ struct ServiceAPITests {
             let port = auto.json[path: ["spec", "ports"]]?.arrayValue?.first?["nodePort"]?.intValue ?? 0
             #expect((30000...32767).contains(port))
             let ingress = auto.json[path: ["status", "loadBalancer", "ingress"]]?.arrayValue?.first?["ip"]?.stringValue ?? ""
-            #expect(IPv4Address(ingress).map { IPv4Range("10.100.0.0/24")!.contains($0) } == true, "\(auto.text)")
+            #expect(IPv4Address(ingress).map { IPv4Range("10.200.0.0/24")!.contains($0) } == true, "\(auto.text)")
             for (nodePort, message) in [(30080, "already allocated"), (80, "not in the valid range"), (70000, "between 1 and 65535")] {
                 let reply = try await server.call(.post, Self.services, json: Self.service("x", type: "NodePort", ports: [["port": 80, "nodePort": .int(Int64(nodePort))]]))
                 #expect(reply.status == 422)

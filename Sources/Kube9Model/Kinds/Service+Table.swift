@@ -106,3 +106,43 @@ extension ServiceStrategy {
         ]
     }
 }
+
+extension ServiceStrategy {
+    /// The environment Kubernetes gives a container for the services of its namespace that
+    /// exist when it starts (kubelet's service links): `{SVC}_SERVICE_HOST`, `{SVC}_SERVICE_PORT`,
+    /// `{SVC}_SERVICE_PORT_{PORTNAME}`, and the Docker-link style `{SVC}_PORT`,
+    /// `{SVC}_PORT_{PORT}_{PROTO}` with `_PROTO`, `_PORT`, `_ADDR`. Services without a cluster IP
+    /// (headless, ExternalName) give none. Names are uppercased with '-' as '_'. With
+    /// `enableServiceLinks: false` only the `kubernetes` service of `default` is linked.
+    public static func environment(services: [JSON], namespace: String, serviceLinks: Bool) -> [(name: String, value: String)] {
+        var variables: [(name: String, value: String)] = []
+        let linked = services.filter { service in
+            let own = ObjectMeta.namespace(of: service) == namespace && serviceLinks
+            let master = ObjectMeta.namespace(of: service) == "default" && ObjectMeta.name(of: service) == "kubernetes"
+            return own || master
+        }.sorted { ObjectMeta.name(of: $0) < ObjectMeta.name(of: $1) }
+        for service in linked {
+            guard let ip = service[path: ["spec", "clusterIP"]]?.stringValue, IPv4Address(ip) != nil,
+                  let ports = service[path: ["spec", "ports"]]?.arrayValue, let first = ports.first, let firstPort = first["port"]?.intValue else { continue }
+            let prefix = ObjectMeta.name(of: service).uppercased().replacingOccurrences(of: "-", with: "_")
+            variables.append((prefix + "_SERVICE_HOST", ip))
+            variables.append((prefix + "_SERVICE_PORT", String(firstPort)))
+            for port in ports {
+                guard let name = port["name"]?.stringValue, !name.isEmpty, let number = port["port"]?.intValue else { continue }
+                variables.append((prefix + "_SERVICE_PORT_" + name.uppercased().replacingOccurrences(of: "-", with: "_"), String(number)))
+            }
+            let firstProto = (first["protocol"]?.stringValue ?? "TCP").lowercased()
+            variables.append((prefix + "_PORT", "\(firstProto)://\(ip):\(firstPort)"))
+            for port in ports {
+                guard let number = port["port"]?.intValue else { continue }
+                let proto = port["protocol"]?.stringValue ?? "TCP"
+                let base = "\(prefix)_PORT_\(number)_\(proto)"
+                variables.append((base, "\(proto.lowercased())://\(ip):\(number)"))
+                variables.append((base + "_PROTO", proto.lowercased()))
+                variables.append((base + "_PORT", String(number)))
+                variables.append((base + "_ADDR", ip))
+            }
+        }
+        return variables
+    }
+}

@@ -33,6 +33,18 @@ public struct ServiceStrategy: ResourceStrategy {
 
     public func prepareForUpdate(_ object: inout JSON, old: JSON) {
         object["status"] = old["status"]
+        // A type change drops what the old type needed (Kubernetes' dropTypeDependentFields):
+        // node ports when the new type has none, the cluster IP when it becomes ExternalName.
+        let newType = Self.serviceType(object)
+        let oldType = Self.serviceType(old)
+        if Self.usesNodePorts(oldType), !Self.usesNodePorts(newType), var ports = object[path: ["spec", "ports"]]?.arrayValue {
+            for index in ports.indices where ports[index].objectValue != nil { ports[index]["nodePort"] = nil }
+            object[path: ["spec", "ports"]] = .array(ports)
+        }
+        if newType == "ExternalName", oldType != "ExternalName", object[path: ["spec", "clusterIP"]] == old[path: ["spec", "clusterIP"]] {
+            object[path: ["spec", "clusterIP"]] = nil
+            object[path: ["spec", "clusterIPs"]] = nil
+        }
         // An update that leaves out what the server allocated keeps it (kubectl apply and
         // replace send the spec without clusterIP or nodePort), as Kubernetes does.
         let type = Self.serviceType(object)
@@ -126,6 +138,17 @@ public struct ServiceStrategy: ResourceStrategy {
         CommonSchemas.checkInteger(spec[path: ["sessionAffinityConfig", "clientIP", "timeoutSeconds"]],
                                    "spec.sessionAffinityConfig.clientIP.timeoutSeconds", in: 1...Self.maximumAffinitySeconds, into: &causes)
         CommonSchemas.checkType(spec["publishNotReadyAddresses"], "boolean", "spec.publishNotReadyAddresses", into: &causes)
+        CommonSchemas.checkInteger(spec["healthCheckNodePort"], "spec.healthCheckNodePort", in: 0...65535, into: &causes)
+        for (field, parse) in [("externalIPs", { IPv4Address($0) != nil }), ("loadBalancerSourceRanges", { IPv4Range($0) != nil })] as [(String, (String) -> Bool)] {
+            guard let list = spec[field], !list.isNull else { continue }
+            guard let entries = list.arrayValue else {
+                causes.append(.typeInvalid("spec.\(field)", expected: "array", got: list))
+                continue
+            }
+            for (index, entry) in entries.enumerated() where !(entry.stringValue.map(parse) ?? false) {
+                causes.append(.invalid("spec.\(field)[\(index)]", entry, field == "externalIPs" ? "must be a valid IPv4 address" : "must be an IPv4 CIDR such as 10.0.0.0/8"))
+            }
+        }
         for (field, allowed) in [("internalTrafficPolicy", ["Cluster", "Local"]), ("externalTrafficPolicy", ["Cluster", "Local"]),
                                  ("ipFamilyPolicy", ["SingleStack", "PreferDualStack", "RequireDualStack"])] {
             if let value = spec[field], !value.isNull, !allowed.contains(value.stringValue ?? "") {

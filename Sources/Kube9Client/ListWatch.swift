@@ -1,5 +1,4 @@
 import Foundation
-import Kube9Client
 import Kube9Model
 import Logging
 import Synchronization

@@ -1,0 +1,127 @@
+import Foundation
+import Kube9Model
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Cluster DNS (CoreDNS's kubernetes plugin, the part pods use): answers
+/// `SVC.NS.svc.DOMAIN` (A: the cluster IP, or each ready endpoint of a headless service;
+/// CNAME for ExternalName) and `_PORT._PROTO.SVC.NS.svc.DOMAIN` (SRV), NXDOMAIN for other
+/// names in the domain, NOERROR with no answer for other types of a known name, REFUSED for
+/// names outside it. It listens on UDP at the DNS address of the service range (10.96.0.10:53).
+public final class ClusterDNS: Sendable {
+    public let domain: String
+    let group: MultiThreadedEventLoopGroup
+    let logger: Logger
+    /// The services and slices now.
+    let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
+
+    public init(domain: String = "cluster.local", group: MultiThreadedEventLoopGroup, logger: Logger,
+                snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
+        self.domain = domain
+        self.group = group
+        self.logger = logger
+        self.snapshot = snapshot
+    }
+
+    /// The answer to one question (pure: tests call it with objects).
+    public static func answer(_ question: DNSMessage.Question, domain: String, services: [JSON], slices: [JSON]) -> [UInt8] {
+        let suffix = ".svc." + domain
+        guard question.qclass == 1 || question.qclass == 255 else { return DNSMessage.reply(to: question, code: .notImplemented, answers: []) }
+        guard question.name.hasSuffix(suffix) || question.name == domain || question.name.hasSuffix("." + domain) else {
+            return DNSMessage.reply(to: question, code: .refused, answers: [])
+        }
+        let parts = question.name.hasSuffix(suffix) ? question.name.dropLast(suffix.count).split(separator: ".").map(String.init) : []
+        var port: (name: String, proto: String)? = nil
+        var rest = parts
+        if parts.count == 4, parts[0].hasPrefix("_"), parts[1].hasPrefix("_") {
+            port = (String(parts[0].dropFirst()), String(parts[1].dropFirst()).uppercased())
+            rest = Array(parts.dropFirst(2))
+        }
+        guard rest.count == 2, let service = services.first(where: { ObjectMeta.name(of: $0) == rest[0] && ObjectMeta.namespace(of: $0) == rest[1] }) else {
+            return DNSMessage.reply(to: question, code: .nameError, answers: [])
+        }
+        let owner = question.name
+        let serviceName = rest.joined(separator: ".") + suffix
+        if ServiceStrategy.serviceType(service) == "ExternalName" {
+            let target = (service[path: ["spec", "externalName"]]?.stringValue ?? "")
+            return DNSMessage.reply(to: question, code: .noError, answers: port == nil && !target.isEmpty ? [.cname(name: owner, target: target)] : [])
+        }
+        let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue ?? ""
+        var addresses: [IPv4Address] = []
+        if let ip = IPv4Address(clusterIP) {
+            addresses = [ip]
+        } else if clusterIP == "None" {
+            for slice in slices where ObjectMeta.namespace(of: slice) == rest[1]
+                && ObjectMeta.labels(of: slice)[EndpointSliceStrategy.serviceNameLabel] == rest[0] {
+                for endpoint in slice["endpoints"]?.arrayValue ?? [] where endpoint[path: ["conditions", "ready"]]?.boolValue != false
+                    || service[path: ["spec", "publishNotReadyAddresses"]]?.boolValue == true {
+                    if let ip = IPv4Address(endpoint["addresses"]?.arrayValue?.first?.stringValue ?? "") { addresses.append(ip) }
+                }
+            }
+            addresses = Array(Set(addresses)).sorted()
+        }
+        if let port {
+            guard question.type == DNSMessage.typeSRV || question.type == DNSMessage.typeANY else {
+                return DNSMessage.reply(to: question, code: .noError, answers: [])
+            }
+            guard let entry = (service[path: ["spec", "ports"]]?.arrayValue ?? []).first(where: {
+                ($0["name"]?.stringValue ?? "") == port.name && ($0["protocol"]?.stringValue ?? "TCP") == port.proto
+            }), let number = entry["port"]?.intValue, let value = UInt16(exactly: number) else {
+                return DNSMessage.reply(to: question, code: .nameError, answers: [])
+            }
+            return DNSMessage.reply(to: question, code: .noError,
+                                    answers: [.srv(name: owner, priority: 0, weight: 100, port: value, target: serviceName)],
+                                    additional: addresses.map { .a(name: serviceName, ip: $0) })
+        }
+        switch question.type {
+        case DNSMessage.typeA, DNSMessage.typeANY:
+            return DNSMessage.reply(to: question, code: .noError, answers: addresses.map { .a(name: owner, ip: $0) })
+        case DNSMessage.typeSRV:
+            let answers: [DNSMessage.Record] = (service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { entry in
+                guard let number = entry["port"]?.intValue, let value = UInt16(exactly: number) else { return nil }
+                return .srv(name: owner, priority: 0, weight: 100, port: value, target: serviceName)
+            }
+            return DNSMessage.reply(to: question, code: .noError, answers: answers, additional: addresses.map { .a(name: serviceName, ip: $0) })
+        default:
+            return DNSMessage.reply(to: question, code: .noError, answers: [])
+        }
+    }
+
+    /// Binds UDP `host:port` and answers there until the group shuts down.
+    public func listen(host: String, port: Int) throws -> any Channel {
+        let domain = self.domain
+        let snapshot = self.snapshot
+        return try DatagramBootstrap(group: group)
+            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DNSHandler(domain: domain, snapshot: snapshot))
+                }
+            }
+            .bind(host: host, port: port).wait()
+    }
+}
+
+/// Answers each datagram; a datagram that is not a query gets no reply.
+final class DNSHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let domain: String
+    let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
+
+    init(domain: String, snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
+        self.domain = domain
+        self.snapshot = snapshot
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = Array(buffer: envelope.data)
+        guard let question = DNSMessage.parseQuery(bytes) else { return }
+        let (services, slices) = snapshot()
+        let reply = ClusterDNS.answer(question, domain: domain, services: services, slices: slices)
+        let buffer = context.channel.allocator.buffer(bytes: reply)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: buffer)), promise: nil)
+    }
+}

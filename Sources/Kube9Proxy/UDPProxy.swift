@@ -1,0 +1,197 @@
+import Kube9Model
+import Kube9Threads
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The UDP data path: one socket per frontend; each new client address (a flow) gets an
+/// endpoint from the balancer and a socket of its own towards it, so replies find their way
+/// back. A flow idle for `idleTimeout` is closed (the balancer's active count drops).
+final class UDPProxy: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let balancer: Balancer
+    let pickers: WorkerThreads
+    let lookup: @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?
+    let listeners = Mutex<[ServiceTable.Frontend: any Channel]>([:])
+    static let idleTimeout = TimeAmount.seconds(30)
+    /// Datagrams kept for a flow while its endpoint is being picked.
+    static let maximumPending = 16
+    /// Flows per frontend; past this, new client addresses are dropped until some expire.
+    static let maximumFlows = 10_000
+
+    init(group: MultiThreadedEventLoopGroup, balancer: Balancer, pickers: WorkerThreads,
+         lookup: @escaping @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?) {
+        self.group = group
+        self.balancer = balancer
+        self.pickers = pickers
+        self.lookup = lookup
+    }
+
+    func reconcile(_ wanted: Set<ServiceTable.Frontend>) -> [ServiceTable.Frontend: String] {
+        let current = listeners.withLock { Set($0.keys) }
+        for frontend in current.subtracting(wanted) {
+            if let channel = listeners.withLock({ $0.removeValue(forKey: frontend) }) { channel.close(promise: nil) }
+        }
+        var failures: [ServiceTable.Frontend: String] = [:]
+        for frontend in wanted.subtracting(current) where frontend.proto == "UDP" {
+            do {
+                let channel = try DatagramBootstrap(group: group)
+                    .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                    .channelInitializer { [self] channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(UDPFrontendHandler(proxy: self, frontend: frontend))
+                        }
+                    }
+                    .bind(host: frontend.ip, port: frontend.port).wait()
+                listeners.withLock { $0[frontend] = channel }
+            } catch {
+                failures[frontend] = "\(error)"
+            }
+        }
+        return failures
+    }
+
+    func closeAll() {
+        let channels = listeners.withLock { listeners -> [any Channel] in
+            defer { listeners = [:] }
+            return Array(listeners.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
+}
+
+/// One frontend socket: flows by client address, all on the socket's event loop.
+final class UDPFrontendHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    struct Flow {
+        var service: ServiceTable.ServicePort
+        var endpoint: ServiceTable.Endpoint?
+        var target: SocketAddress?
+        var backend: (any Channel)?
+        var pending: [ByteBuffer] = []
+        var last: NIODeadline
+    }
+
+    let proxy: UDPProxy
+    let frontend: ServiceTable.Frontend
+    var flows: [SocketAddress: Flow] = [:]
+    var sweeper: RepeatedTask?
+
+    init(proxy: UDPProxy, frontend: ServiceTable.Frontend) {
+        self.proxy = proxy
+        self.frontend = frontend
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        sweeper = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in bound.value.sweep() }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        sweeper?.cancel()
+        for (client, _) in flows { close(client) }
+        context.fireChannelInactive()
+    }
+
+    func sweep() {
+        let now = NIODeadline.now()
+        for (client, flow) in flows where now - flow.last > UDPProxy.idleTimeout { close(client) }
+    }
+
+    func close(_ client: SocketAddress) {
+        guard let flow = flows.removeValue(forKey: client) else { return }
+        flow.backend?.close(promise: nil)
+        if let endpoint = flow.endpoint { proxy.balancer.finished(flow.service, endpoint, failed: false) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let client = envelope.remoteAddress
+        if var flow = flows[client] {
+            flow.last = .now()
+            if let backend = flow.backend, let target = flow.target {
+                backend.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: envelope.data), promise: nil)
+            } else if flow.pending.count < UDPProxy.maximumPending {
+                flow.pending.append(envelope.data)
+            }
+            flows[client] = flow
+            return
+        }
+        guard flows.count < UDPProxy.maximumFlows, let service = proxy.lookup(frontend) else { return }
+        flows[client] = Flow(service: service, pending: [envelope.data], last: .now())
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let frontChannel = context.channel
+        let balancer = proxy.balancer
+        proxy.pickers.submit {
+            let endpoint = balancer.pick(service, clientIP: client.ipAddress ?? "", clientPort: client.port ?? 0)
+            loop.execute { bound.value.open(client, endpoint: endpoint, front: frontChannel) }
+        }
+    }
+
+    /// Makes the flow's socket towards its endpoint and sends what waited.
+    func open(_ client: SocketAddress, endpoint: ServiceTable.Endpoint?, front: any Channel) {
+        guard var flow = flows[client] else {
+            if let endpoint, let service = proxy.lookup(frontend) { proxy.balancer.finished(service, endpoint, failed: false) }
+            return
+        }
+        guard let endpoint, let target = try? SocketAddress(ipAddress: endpoint.ip, port: endpoint.port) else {
+            flows.removeValue(forKey: client)
+            return
+        }
+        flow.endpoint = endpoint
+        flow.target = target
+        flows[client] = flow
+        let service = flow.service
+        let bound = NIOLoopBound(self, eventLoop: front.eventLoop)
+        DatagramBootstrap(group: front.eventLoop)
+            .channelInitializer { backend in
+                backend.eventLoop.makeCompletedFuture {
+                    try backend.pipeline.syncOperations.addHandler(UDPBackendHandler(front: front, client: client))
+                }
+            }
+            .bind(host: "0.0.0.0", port: 0)
+            .whenComplete { result in
+                let handler = bound.value
+                switch result {
+                case .success(let backend):
+                    guard var flow = handler.flows[client] else {
+                        backend.close(promise: nil)
+                        return
+                    }
+                    flow.backend = backend
+                    for datagram in flow.pending {
+                        backend.write(AddressedEnvelope(remoteAddress: target, data: datagram), promise: nil)
+                    }
+                    backend.flush()
+                    flow.pending = []
+                    handler.flows[client] = flow
+                case .failure:
+                    handler.proxy.balancer.finished(service, endpoint, failed: true)
+                    handler.flows.removeValue(forKey: client)
+                }
+            }
+    }
+}
+
+/// A flow's socket towards its endpoint: replies go back out of the frontend socket to the client.
+final class UDPBackendHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let front: any Channel
+    let client: SocketAddress
+
+    init(front: any Channel, client: SocketAddress) {
+        self.front = front
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        front.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: envelope.data), promise: nil)
+    }
+}
