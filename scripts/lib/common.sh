@@ -37,8 +37,19 @@ kube9_build_release() {
 # and exec roots under DIR, no iptables changes. Exports DOCKER_HOST. Stop it with
 # kube9_stop_dockerd DIR.
 kube9_start_dockerd() {
-  local dir="$1"
+  local dir="$1" link
   mkdir -p "$dir"
+  # A bridge left by a daemon that died without cleaning up (10.89.0.1/16, kube9's pod subnet,
+  # and no carrier) keeps a route to the subnet: pods on the new daemon's bridge would then be
+  # unreachable from the host. Remove such leftovers before the new daemon makes its own.
+  if command -v ip >/dev/null 2>&1; then
+    for link in $(ip -o -4 addr show | awk '$4 == "10.89.0.1/16" {print $2}'); do
+      if ip link show "$link" | grep -q "NO-CARRIER"; then
+        echo "kube9: removing the stale bridge $link (10.89.0.1/16, no carrier)" >&2
+        ip link del "$link" >/dev/null 2>&1 || true
+      fi
+    done
+  fi
   dockerd -H "unix://$dir/docker.sock" --data-root="$dir/data" --exec-root="$dir/exec" \
     --pidfile="$dir/dockerd.pid" --iptables=false --ip-forward=false >"$dir/dockerd.log" 2>&1 &
   for _ in $(seq 1 150); do
