@@ -67,6 +67,9 @@ public final class AgentRunner: Sendable {
     public func run() {
         watcher.start()
         services.start()
+        // Containers get the service variables of what exists when they start (as the kubelet
+        // waits for its service informer): give the first list up to 5 s.
+        for _ in 0..<250 where !services.hasSynced { usleep(20_000) }
         Thread { [self] in heartbeatLoop() }.start()
         Thread { [self] in statsLoop() }.start()
         var lastFullTick = DispatchTime.now()

@@ -27,7 +27,10 @@ public final class ClusterDNS: Sendable {
     /// The answer to one question (pure: tests call it with objects).
     public static func answer(_ question: DNSMessage.Question, domain: String, services: [JSON], slices: [JSON]) -> [UInt8] {
         let suffix = ".svc." + domain
-        guard question.qclass == 1 || question.qclass == 255 else { return DNSMessage.reply(to: question, code: .notImplemented, answers: []) }
+        // Only standard queries (opcode 0) of class IN (or ANY).
+        guard question.flags & 0x7800 == 0, question.qclass == 1 || question.qclass == 255 else {
+            return DNSMessage.reply(to: question, code: .notImplemented, answers: [])
+        }
         guard question.name.hasSuffix(suffix) || question.name == domain || question.name.hasSuffix("." + domain) else {
             return DNSMessage.reply(to: question, code: .refused, answers: [])
         }
@@ -37,6 +40,10 @@ public final class ClusterDNS: Sendable {
         if parts.count == 4, parts[0].hasPrefix("_"), parts[1].hasPrefix("_") {
             port = (String(parts[0].dropFirst()), String(parts[1].dropFirst()).uppercased())
             rest = Array(parts.dropFirst(2))
+        }
+        // The domain, svc.DOMAIN and NS.svc.DOMAIN exist (they hold names) but have no records.
+        if port == nil, question.name == domain || question.name == "svc." + domain || (question.name.hasSuffix(suffix) && rest.count == 1) {
+            return DNSMessage.reply(to: question, code: .noError, answers: [])
         }
         guard rest.count == 2, let service = services.first(where: { ObjectMeta.name(of: $0) == rest[0] && ObjectMeta.namespace(of: $0) == rest[1] }) else {
             return DNSMessage.reply(to: question, code: .nameError, answers: [])

@@ -91,7 +91,7 @@ public enum DNSMessage {
         var additionalCount: UInt16 = 0
         var truncated = false
         for (index, record) in (answers + additional).enumerated() {
-            let encoded = encode(record, ttl: ttl)
+            let encoded = encode(record, ttl: ttl, questionName: question.name)
             if 12 + body.count + encoded.count > maximumBytes {
                 truncated = index < answers.count
                 break
@@ -111,7 +111,8 @@ public enum DNSMessage {
         return out + body
     }
 
-    static func encode(_ record: Record, ttl: UInt32) -> [UInt8] {
+    /// One record; an owner name equal to the question's is written as a pointer to it (offset 12).
+    static func encode(_ record: Record, ttl: UInt32, questionName: String) -> [UInt8] {
         let name: String
         let type: UInt16
         var data: [UInt8] = []
@@ -132,7 +133,7 @@ public enum DNSMessage {
             append16(port, to: &data)
             data.append(contentsOf: encodeName(target))
         }
-        var out = encodeName(name)
+        var out = name == questionName ? [0xC0, 0x0C] : encodeName(name)
         append16(type, to: &out)
         append16(1, to: &out)  // IN
         out.append(contentsOf: [UInt8(ttl >> 24), UInt8((ttl >> 16) & 0xff), UInt8((ttl >> 8) & 0xff), UInt8(ttl & 0xff)])

@@ -89,7 +89,8 @@ public final class ServiceProxy: Sendable {
         let slices = ListWatch(serverURL: configuration.serverURL, path: "/apis/discovery.k8s.io/v1/endpointslices", logger: logger, onChange: mark)
         self.services = services
         self.slices = slices
-        dns = ClusterDNS(domain: configuration.clusterDomain, group: group, logger: logger) { (services.items, slices.items) }
+        // DNS answers on a loop of its own: a flood of queries must not hold the loop that relays connections.
+        dns = ClusterDNS(domain: configuration.clusterDomain, group: MultiThreadedEventLoopGroup(numberOfThreads: 1), logger: logger) { (services.items, slices.items) }
         policies = ListWatch(serverURL: configuration.serverURL, path: "/apis/kube9.io/v1/policies?fieldSelector=spec.slot%3Dloadbalancer",
                              logger: logger, onChange: mark)
     }

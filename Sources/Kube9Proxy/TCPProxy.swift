@@ -115,6 +115,8 @@ final class TCPProxy: Sendable {
                         let back = try backend.pipeline.syncOperations.handler(type: GlueHandler.self)
                         front.partner = back
                         back.partner = front
+                        front.replayBuffered()
+                        back.replayBuffered()
                         client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
                         backend.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
                         client.read()
@@ -144,7 +146,7 @@ final class TCPProxy: Sendable {
 /// Relays what one channel reads to its partner, reading only while the partner can take
 /// more (the back-pressure of NIO's proxy examples); a half-close is passed on, a close closes both.
 final class GlueHandler: ChannelDuplexHandler {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
@@ -162,8 +164,15 @@ final class GlueHandler: ChannelDuplexHandler {
 
     private func partnerWrite(_ data: NIOAny) { context?.write(data, promise: nil) }
     private func partnerFlush() { context?.flush() }
-    private func partnerWriteEOF() { context?.close(mode: .output, promise: nil) }
-    private func partnerCloseFull() { context?.close(promise: nil) }
+    /// The partner's side ended: send what was written, then end this side's output (a full
+    /// close when its input has ended too, or when the output already was closed). Flushing
+    /// first matters: NIO fails writes still pending when a close escalates to a full one.
+    private func partnerEnded() {
+        guard let context else { return }
+        context.flush()
+        let channel = context.channel
+        channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+    }
     private func partnerBecameWritable() {
         if pendingRead {
             pendingRead = false
@@ -180,14 +189,45 @@ final class GlueHandler: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { partner?.partnerWrite(data) }
+    /// What arrived before the partner existed: NIO reads a connection whose peer already
+    /// half-closed (RDHUP) even while reads are off, so a client that sends its request and
+    /// its FIN at once (busybox nc) delivers both before the endpoint is connected.
+    private var buffered: [NIOAny] = []
+    private var bufferedBytes = 0
+    private var inputEndedEarly = false
+    static let maximumBufferedBytes = 1 << 20
+
+    /// Sends what arrived before pairing to the partner, then the end of input if it came.
+    func replayBuffered() {
+        guard let partner else { return }
+        for data in buffered { partner.partnerWrite(data) }
+        buffered = []
+        bufferedBytes = 0
+        partner.partnerFlush()
+        if inputEndedEarly { partner.partnerEnded() }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if let partner {
+            partner.partnerWrite(data)
+            return
+        }
+        bufferedBytes += unwrapInboundIn(data).readableBytes
+        if bufferedBytes > Self.maximumBufferedBytes {
+            context.close(promise: nil)
+            return
+        }
+        buffered.append(data)
+    }
     func channelReadComplete(context: ChannelHandlerContext) { partner?.partnerFlush() }
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.partnerCloseFull()
+        partner?.partnerEnded()
         partner = nil
     }
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event { partner?.partnerWriteEOF() }
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            if let partner { partner.partnerEnded() } else { inputEndedEarly = true }
+        }
         context.fireUserInboundEventTriggered(event)
     }
     func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }

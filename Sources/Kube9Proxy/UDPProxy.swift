@@ -18,7 +18,7 @@ final class UDPProxy: Sendable {
     /// Datagrams kept for a flow while its endpoint is being picked.
     static let maximumPending = 16
     /// Flows per frontend; past this, new client addresses are dropped until some expire.
-    static let maximumFlows = 10_000
+    static let maximumFlows = 4096
 
     init(group: MultiThreadedEventLoopGroup, balancer: Balancer, pickers: WorkerThreads,
          lookup: @escaping @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?) {
@@ -36,8 +36,8 @@ final class UDPProxy: Sendable {
         var failures: [ServiceTable.Frontend: String] = [:]
         for frontend in wanted.subtracting(current) where frontend.proto == "UDP" {
             do {
+                // No SO_REUSEADDR: for UDP it would let a second socket share the address (and its traffic).
                 let channel = try DatagramBootstrap(group: group)
-                    .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                     .channelInitializer { [self] channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(UDPFrontendHandler(proxy: self, frontend: frontend))
@@ -67,6 +67,8 @@ final class UDPFrontendHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     struct Flow {
+        /// Which flow this is: a pick or a bind that finishes after its flow was replaced is dropped.
+        var id: UInt64
         var service: ServiceTable.ServicePort
         var endpoint: ServiceTable.Endpoint?
         var target: SocketAddress?
@@ -79,6 +81,7 @@ final class UDPFrontendHandler: ChannelInboundHandler {
     let frontend: ServiceTable.Frontend
     var flows: [SocketAddress: Flow] = [:]
     var sweeper: RepeatedTask?
+    var nextID: UInt64 = 0
 
     init(proxy: UDPProxy, frontend: ServiceTable.Frontend) {
         self.proxy = proxy
@@ -97,10 +100,18 @@ final class UDPFrontendHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// Ends idle flows, and flows whose endpoint is no longer ready (as kube-proxy clears conntrack).
     func sweep() {
         let now = NIODeadline.now()
-        for (client, flow) in flows where now - flow.last > UDPProxy.idleTimeout { close(client) }
+        let current = Set((proxy.lookup(frontend)?.endpoints ?? []).map { "\($0.ip):\($0.port)" })
+        for (client, flow) in flows {
+            let gone = flow.endpoint.map { !current.contains("\($0.ip):\($0.port)") } ?? false
+            if now - flow.last > UDPProxy.idleTimeout || gone { close(client) }
+        }
     }
+
+    /// A reply from the endpoint keeps the flow alive too.
+    func touch(_ client: SocketAddress) { flows[client]?.last = .now() }
 
     func close(_ client: SocketAddress) {
         guard let flow = flows.removeValue(forKey: client) else { return }
@@ -122,36 +133,39 @@ final class UDPFrontendHandler: ChannelInboundHandler {
             return
         }
         guard flows.count < UDPProxy.maximumFlows, let service = proxy.lookup(frontend) else { return }
-        flows[client] = Flow(service: service, pending: [envelope.data], last: .now())
+        nextID &+= 1
+        let id = nextID
+        flows[client] = Flow(id: id, service: service, pending: [envelope.data], last: .now())
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         let frontChannel = context.channel
         let balancer = proxy.balancer
         proxy.pickers.submit {
             let endpoint = balancer.pick(service, clientIP: client.ipAddress ?? "", clientPort: client.port ?? 0)
-            loop.execute { bound.value.open(client, endpoint: endpoint, front: frontChannel) }
+            loop.execute { bound.value.open(client, id: id, service: service, endpoint: endpoint, front: frontChannel) }
         }
     }
 
     /// Makes the flow's socket towards its endpoint and sends what waited.
-    func open(_ client: SocketAddress, endpoint: ServiceTable.Endpoint?, front: any Channel) {
-        guard var flow = flows[client] else {
-            if let endpoint, let service = proxy.lookup(frontend) { proxy.balancer.finished(service, endpoint, failed: false) }
+    func open(_ client: SocketAddress, id: UInt64, service: ServiceTable.ServicePort, endpoint: ServiceTable.Endpoint?, front: any Channel) {
+        guard var flow = flows[client], flow.id == id else {
+            if let endpoint { proxy.balancer.finished(service, endpoint, failed: false) }
             return
         }
         guard let endpoint, let target = try? SocketAddress(ipAddress: endpoint.ip, port: endpoint.port) else {
+            if let endpoint { proxy.balancer.finished(service, endpoint, failed: true) }
             flows.removeValue(forKey: client)
             return
         }
         flow.endpoint = endpoint
         flow.target = target
         flows[client] = flow
-        let service = flow.service
         let bound = NIOLoopBound(self, eventLoop: front.eventLoop)
         DatagramBootstrap(group: front.eventLoop)
             .channelInitializer { backend in
                 backend.eventLoop.makeCompletedFuture {
-                    try backend.pipeline.syncOperations.addHandler(UDPBackendHandler(front: front, client: client))
+                    try backend.pipeline.syncOperations.addHandler(UDPBackendHandler(front: front, client: client, target: target,
+                                                                                     touch: { bound.value.touch(client) }))
                 }
             }
             .bind(host: "0.0.0.0", port: 0)
@@ -159,7 +173,8 @@ final class UDPFrontendHandler: ChannelInboundHandler {
                 let handler = bound.value
                 switch result {
                 case .success(let backend):
-                    guard var flow = handler.flows[client] else {
+                    // The flow may have ended (idle, endpoint gone) or been replaced meanwhile: its count was released then.
+                    guard var flow = handler.flows[client], flow.id == id else {
                         backend.close(promise: nil)
                         return
                     }
@@ -171,8 +186,10 @@ final class UDPFrontendHandler: ChannelInboundHandler {
                     flow.pending = []
                     handler.flows[client] = flow
                 case .failure:
-                    handler.proxy.balancer.finished(service, endpoint, failed: true)
-                    handler.flows.removeValue(forKey: client)
+                    if handler.flows[client]?.id == id {
+                        handler.proxy.balancer.finished(service, endpoint, failed: true)
+                        handler.flows.removeValue(forKey: client)
+                    }
                 }
             }
     }
@@ -184,14 +201,22 @@ final class UDPBackendHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
     let front: any Channel
     let client: SocketAddress
+    let target: SocketAddress
+    /// Runs on the loop for each reply (keeps the flow alive).
+    let touch: () -> Void
 
-    init(front: any Channel, client: SocketAddress) {
+    init(front: any Channel, client: SocketAddress, target: SocketAddress, touch: @escaping () -> Void) {
         self.front = front
         self.client = client
+        self.target = target
+        self.touch = touch
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
+        // Only the endpoint's replies go back to the client (the socket is not connected).
+        guard envelope.remoteAddress == target else { return }
+        touch()
         front.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: envelope.data), promise: nil)
     }
 }

@@ -102,6 +102,9 @@ public final class ServiceAllocator: Sendable {
                     if takenIPs.contains(ip.value) || held.serviceIPs.contains(ip.value) {
                         throw refuse("spec.clusterIP", .string(requested), "provided IP is already allocated")
                     }
+                    if ranges.reservedServiceIPs.contains(ip) {
+                        throw refuse("spec.clusterIP", .string(requested), "provided IP is reserved for the cluster DNS")
+                    }
                     reservation.serviceIPs.append(ip.value)
                 }
             }

@@ -76,6 +76,12 @@ struct ServiceProxyTests {
         #expect(split["failed"] == nil, "\(split)")
         // Requests sent while waiting above took turns too, so the split is exact to one.
         #expect(abs(first - second) <= 1 && first + second == 1000, "\(split)")
+        // A client that half-closes after its request (busybox nc when its input ends) still gets the
+        // whole reply and the end of the stream (the relay used to drop writes still pending at close).
+        let started = Date()
+        let halfClosed = try runCommand("/bin/sh", ["-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc \(clusterIP) 80"], timeoutSeconds: 5)
+        #expect(!halfClosed.timedOut && halfClosed.stdout.contains("pod-"), "\(halfClosed.stdout) \(halfClosed.stderr)")
+        #expect(Date().timeIntervalSince(started) < 3)
         let viaNodePort = Self.counts("http://127.0.0.1:\(nodePort)", 20)
         #expect(viaNodePort["failed"] == nil && viaNodePort.values.reduce(0, +) == 20, "\(viaNodePort)")
         // A policy swap needs no restart: the annotation names ip-hash; one client then sees one pod.

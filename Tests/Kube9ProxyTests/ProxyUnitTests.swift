@@ -139,6 +139,11 @@ struct ClusterDNSTests {
         #expect(Self.code(try Self.answer("nope.default.svc.cluster.local")) == 3)
         #expect(Self.code(try Self.answer("web.other.svc.cluster.local")) == 3)
         #expect(Self.code(try Self.answer("example.com")) == 5)
+        for parent in ["cluster.local", "svc.cluster.local", "default.svc.cluster.local"] {
+            let reply = try Self.answer(parent)
+            #expect(Self.code(reply) == 0 && Self.answers(reply) == 0, "\(parent)")
+        }
+        #expect(Self.code(try Self.answer("foo.cluster.local")) == 3)
         let aaaa = try Self.answer("web.default.svc.cluster.local", type: DNSMessage.typeAAAA)
         #expect(Self.code(aaaa) == 0 && Self.answers(aaaa) == 0)
         let srv = try Self.answer("_http._tcp.web.default.svc.cluster.local", type: DNSMessage.typeSRV)
@@ -157,6 +162,8 @@ struct ClusterDNSTests {
                                    slices: [slice((2..<200).map { ("10.89.1.\($0)", true) })])
         #expect(many.count <= 512)
         #expect(many[2] & 0x02 != 0, "TC set")
+        // Owner names point at the question (compression), so a plain UDP reply holds 29 addresses (16 bytes each).
+        #expect(Self.answers(many) >= 25, "\(Self.answers(many))")
     }
 
     @Test("hostile packets are refused without a crash: 20,000 random ones, truncated, pointer loops, long names")

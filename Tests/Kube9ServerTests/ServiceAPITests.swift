@@ -63,6 +63,7 @@ struct ServiceAPITests {
             #expect(made.json[path: ["spec", "clusterIP"]] == "10.96.5.5")
             #expect(made.json[path: ["spec", "clusterIPs"]] == ["10.96.5.5"])
             for (ip, message) in [("10.96.5.5", "already allocated"), ("192.168.1.1", "not in the valid range"), ("10.96.0.0", "not in the valid range"),
+                                  ("10.96.0.10", "reserved for the cluster DNS"),
                                   ("10.96.5.256", "valid IPv4"), ("01.2.3.4", "valid IPv4")] {
                 let reply = try await server.call(.post, Self.services, json: Self.service("b", clusterIP: ip))
                 #expect(reply.status == 422, "\(ip): \(reply.text)")

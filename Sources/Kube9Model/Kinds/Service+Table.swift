@@ -116,9 +116,12 @@ extension ServiceStrategy {
     /// `enableServiceLinks: false` only the `kubernetes` service of `default` is linked.
     public static func environment(services: [JSON], namespace: String, serviceLinks: Bool) -> [(name: String, value: String)] {
         var variables: [(name: String, value: String)] = []
+        let ownNames = Set(services.filter { ObjectMeta.namespace(of: $0) == namespace }.map(ObjectMeta.name(of:)))
         let linked = services.filter { service in
             let own = ObjectMeta.namespace(of: service) == namespace && serviceLinks
+            // default/kubernetes is linked everywhere, unless the namespace has a service of that name (the local one wins).
             let master = ObjectMeta.namespace(of: service) == "default" && ObjectMeta.name(of: service) == "kubernetes"
+                && (namespace == "default" || !(serviceLinks && ownNames.contains("kubernetes")))
             return own || master
         }.sorted { ObjectMeta.name(of: $0) < ObjectMeta.name(of: $1) }
         for service in linked {
