@@ -223,8 +223,7 @@ public final class LuaState {
         case Int32(KUBE9_LUA_KILLED_MEMORY.rawValue): kind = .memory
         default: kind = status == LUA_ERRMEM ? .memory : .runtime
         }
-        var error = popError(kind: kind)
-        if kind == .memory, !error.message.contains("memory limit") { error.message = "kube9: memory limit exceeded (\(error.message))" }
+        let error = popError(kind: kind)
         // Return the memory a failed call left behind, so the next call starts clean.
         _ = kube9_lua_collect(state)
         throw error
@@ -245,7 +244,14 @@ public final class LuaState {
         for (alias, name) in chunkAliases where text.contains(alias) {
             text = text.replacing(alias + ":", with: name + ":")
         }
-        return LuaError.parse(text, kind: kind)
+        var error = LuaError.parse(text, kind: kind)
+        // Lua's own out-of-memory error (the capped allocator refused), wherever it surfaced: a
+        // load, or a runtime error a script caught with pcall and raised again. Named as the cap.
+        if kind == .memory || error.message == "not enough memory", !error.message.contains("memory limit") {
+            error.kind = .memory
+            error.message = "kube9: memory limit exceeded (\(error.message))"
+        }
+        return error
     }
 
     // MARK: Globals and Swift functions

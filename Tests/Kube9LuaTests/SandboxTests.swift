@@ -196,3 +196,27 @@ struct LuaValueTests {
         #expect(try state.run("return lib.version", chunkName: "r.lua") == [.integer(1)])
     }
 }
+
+@Suite("memory errors are named as the cap")
+struct MemoryErrorNamingTests {
+    /// Regression (CI, hostile os_date_loop.lua): Lua's own "not enough memory" reached the
+    /// client without the kube9 prefix when it surfaced as a runtime error, so the refusal
+    /// did not say which limit ended the call.
+    @Test("\"not enough memory\" raised as a runtime error is reported as the memory limit")
+    func runtimeNotEnoughMemory() throws {
+        let state = try LuaState()
+        do {
+            _ = try state.run("error('not enough memory', 0)", chunkName: "oom.lua")
+            Issue.record("the chunk should fail")
+        } catch {
+            #expect(error.kind == .memory)
+            #expect(error.message.contains("memory limit exceeded"), "\(error.message)")
+        }
+        // Other errors keep their kind and text.
+        do {
+            _ = try state.run("error('boom')", chunkName: "boom.lua")
+        } catch {
+            #expect(error.kind == .runtime && error.message == "boom" && error.line == 1, "\(error)")
+        }
+    }
+}
