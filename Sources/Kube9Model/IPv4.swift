@@ -5,6 +5,11 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
 
     public init(_ value: UInt32) { self.value = value }
 
+    /// The address a.b.c.d.
+    public init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        value = UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
+    }
+
     /// Parses "10.96.0.1"; nil for anything else.
     public init?(_ text: String) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
@@ -31,6 +36,12 @@ public struct IPv4Range: Sendable, Hashable, CustomStringConvertible {
     public var network: IPv4Address
     /// The prefix length, 0…32.
     public var prefixLength: Int
+
+    /// The prefix of `length` bits (clamped to 0…32) that holds `address` (host bits cleared).
+    public init(containing address: IPv4Address, prefixLength length: Int) {
+        prefixLength = min(max(length, 0), 32)
+        network = IPv4Address(address.value & Self.mask(prefixLength))
+    }
 
     /// Parses "a.b.c.d/n"; nil for anything else. Host bits must be zero, as Kubernetes requires of CIDR flags.
     public init?(_ text: String) {

@@ -26,8 +26,9 @@ public final class ServiceAllocator: Sendable {
         }
 
         /// Kubernetes' defaults: 10.96.0.0/12, 30000–32767; the load-balancer pool is kube9's own choice.
-        public static let defaults = Ranges(services: IPv4Range("10.96.0.0/12")!, nodePorts: 30000...32767,
-                                            loadBalancers: IPv4Range("10.200.0.0/24")!, reservedServiceIPs: [IPv4Address("10.96.0.10")!])
+        public static let defaults = Ranges(services: IPv4Range(containing: IPv4Address(10, 96, 0, 0), prefixLength: 12), nodePorts: 30000...32767,
+                                            loadBalancers: IPv4Range(containing: IPv4Address(10, 200, 0, 0), prefixLength: 24),
+                                            reservedServiceIPs: [IPv4Address(10, 96, 0, 10)])
 
         /// The DNS service's address: the tenth address of the service range, as kubeadm picks it.
         public var dnsIP: IPv4Address? { services.address(at: 10) }
