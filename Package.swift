@@ -124,7 +124,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Kube9Testing", "Kube9Client", "Kube9Model", "Kube9Runtime"],
+            dependencies: ["Kube9Testing", "Kube9Client", "Kube9Model", "Kube9Runtime", "Kube9Proxy"],
             swiftSettings: strict),
     ]
 )

@@ -7,31 +7,50 @@ import NIOPosix
 /// Cluster DNS (CoreDNS's kubernetes plugin, the part pods use): answers
 /// `SVC.NS.svc.DOMAIN` (A: the cluster IP, or each ready endpoint of a headless service;
 /// CNAME for ExternalName) and `_PORT._PROTO.SVC.NS.svc.DOMAIN` (SRV), NXDOMAIN for other
-/// names in the domain, NOERROR with no answer for other types of a known name, REFUSED for
-/// names outside it. It listens on UDP at the DNS address of the service range (10.96.0.10:53).
+/// names in the domain, NOERROR with no answer for other types of a known name. Names outside
+/// the domain go to the upstream servers (DNSForwarder), or are REFUSED when there are none.
+/// It listens on UDP at the DNS address of the service range (10.96.0.10:53).
 public final class ClusterDNS: Sendable {
     public let domain: String
     let group: MultiThreadedEventLoopGroup
     let logger: Logger
     /// The services and slices now.
     let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
+    /// Where names outside the domain are sent ("ip:port"); none: they are REFUSED.
+    public let upstreams: [String]
 
-    public init(domain: String = "cluster.local", group: MultiThreadedEventLoopGroup, logger: Logger,
+    public init(domain: String = "cluster.local", upstreams: [String] = [], group: MultiThreadedEventLoopGroup, logger: Logger,
                 snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
         self.domain = domain
+        self.upstreams = upstreams
         self.group = group
         self.logger = logger
         self.snapshot = snapshot
     }
 
+    /// Whether `name` is the cluster domain or a name under it (the names this server owns).
+    public static func isInDomain(_ name: String, domain: String) -> Bool {
+        name == domain || name.hasSuffix("." + domain)
+    }
+
+    /// Whether a query goes to the upstreams: a standard query of class IN or ANY for a name
+    /// outside the domain.
+    static func isForwarded(_ question: DNSMessage.Question, domain: String) -> Bool {
+        isStandardQuery(question) && !isInDomain(question.name, domain: domain)
+    }
+
+    /// A standard query (opcode 0) of class IN or ANY: the only kind answered.
+    static func isStandardQuery(_ question: DNSMessage.Question) -> Bool {
+        question.flags & 0x7800 == 0 && (question.qclass == 1 || question.qclass == 255)
+    }
+
     /// The answer to one question (pure: tests call it with objects).
     public static func answer(_ question: DNSMessage.Question, domain: String, services: [JSON], slices: [JSON]) -> [UInt8] {
         let suffix = ".svc." + domain
-        // Only standard queries (opcode 0) of class IN (or ANY).
-        guard question.flags & 0x7800 == 0, question.qclass == 1 || question.qclass == 255 else {
+        guard isStandardQuery(question) else {
             return DNSMessage.reply(to: question, code: .notImplemented, answers: [])
         }
-        guard question.name.hasSuffix(suffix) || question.name == domain || question.name.hasSuffix("." + domain) else {
+        guard isInDomain(question.name, domain: domain) else {
             return DNSMessage.reply(to: question, code: .refused, answers: [])
         }
         let parts = question.name.hasSuffix(suffix) ? question.name.dropLast(suffix.count).split(separator: ".").map(String.init) : []
@@ -95,37 +114,77 @@ public final class ClusterDNS: Sendable {
         }
     }
 
-    /// Binds UDP `host:port` and answers there until the group shuts down.
+    /// An upstream server written "ipv4" (port 53) or "ipv4:port"; nil for anything else.
+    public static func upstream(_ entry: String) -> (ip: String, port: Int)? {
+        let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, IPv4Address(String(parts[0])) != nil else { return nil }
+        guard parts.count == 2 else { return (String(parts[0]), 53) }
+        guard let number = Int(parts[1]), (1...65535).contains(number) else { return nil }
+        return (String(parts[0]), number)
+    }
+
+    /// Binds UDP `host:port` and answers there until the group shuts down. Throws when an
+    /// upstream is not "ipv4:port" or the address cannot be bound.
     public func listen(host: String, port: Int) throws -> any Channel {
         let domain = self.domain
         let snapshot = self.snapshot
+        let upstreams = try self.upstreams.map { entry -> SocketAddress in
+            guard let upstream = Self.upstream(entry) else { throw DNSConfigurationError(upstream: entry) }
+            return try SocketAddress(ipAddress: upstream.ip, port: upstream.port)
+        }
         return try DatagramBootstrap(group: group)
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DNSHandler(domain: domain, snapshot: snapshot))
+                    try channel.pipeline.syncOperations.addHandler(DNSHandler(domain: domain, upstreams: upstreams, snapshot: snapshot))
                 }
             }
             .bind(host: host, port: port).wait()
     }
 }
 
-/// Answers each datagram; a datagram that is not a query gets no reply.
+/// An upstream DNS server that is not "ipv4:port".
+public struct DNSConfigurationError: Error, CustomStringConvertible {
+    public let upstream: String
+    public var description: String { "DNS upstream \"\(upstream)\" is not an IPv4 address and port (ip:port)" }
+}
+
+/// Answers each datagram (or forwards it, for names outside the domain); a datagram that is
+/// not a query gets no reply.
 final class DNSHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
     let domain: String
+    let upstreams: [SocketAddress]
     let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
+    private var forwarder: DNSForwarder?
 
-    init(domain: String, snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
+    init(domain: String, upstreams: [SocketAddress], snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
         self.domain = domain
+        self.upstreams = upstreams
         self.snapshot = snapshot
     }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard !upstreams.isEmpty else { return }
+        let channel = context.channel
+        let forwarder = DNSForwarder(upstreams: upstreams, eventLoop: context.eventLoop) { client, bytes in
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: channel.allocator.buffer(bytes: bytes)), promise: nil)
+        }
+        forwarder.start()
+        self.forwarder = forwarder
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { forwarder?.stop() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let bytes = Array(buffer: envelope.data)
         guard let question = DNSMessage.parseQuery(bytes) else { return }
+        if let forwarder, ClusterDNS.isForwarded(question, domain: domain) {
+            forwarder.forward(bytes, question: question, from: envelope.remoteAddress)
+            return
+        }
         let (services, slices) = snapshot()
         let reply = ClusterDNS.answer(question, domain: domain, services: services, slices: slices)
         let buffer = context.channel.allocator.buffer(bytes: reply)

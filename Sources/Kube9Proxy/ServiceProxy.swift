@@ -35,9 +35,12 @@ public final class ServiceProxy: Sendable {
         /// Where the cluster DNS listens (UDP port 53); nil runs none.
         public var dnsAddress: String?
         public var clusterDomain: String
+        /// Where the cluster DNS sends names outside the domain ("ip:port"); empty refuses them.
+        public var dnsUpstreams: [String]
         public init(serverURL: String, serviceRange: String = "10.96.0.0/12", loadBalancerRange: String = "10.200.0.0/24", policyDirectories: [String] = [],
-                    dnsAddress: String? = "10.96.0.10", clusterDomain: String = "cluster.local") {
+                    dnsAddress: String? = "10.96.0.10", clusterDomain: String = "cluster.local", dnsUpstreams: [String] = []) {
             self.dnsAddress = dnsAddress
+            self.dnsUpstreams = dnsUpstreams
             self.clusterDomain = clusterDomain
             self.serverURL = serverURL
             self.serviceRange = serviceRange
@@ -90,7 +93,7 @@ public final class ServiceProxy: Sendable {
         self.services = services
         self.slices = slices
         // DNS answers on a loop of its own: a flood of queries must not hold the loop that relays connections.
-        dns = ClusterDNS(domain: configuration.clusterDomain, group: MultiThreadedEventLoopGroup(numberOfThreads: 1), logger: logger) { (services.items, slices.items) }
+        dns = ClusterDNS(domain: configuration.clusterDomain, upstreams: configuration.dnsUpstreams, group: MultiThreadedEventLoopGroup(numberOfThreads: 1), logger: logger) { (services.items, slices.items) }
         policies = ListWatch(serverURL: configuration.serverURL, path: "/apis/kube9.io/v1/policies?fieldSelector=spec.slot%3Dloadbalancer",
                              logger: logger, onChange: mark)
     }
@@ -113,7 +116,7 @@ public final class ServiceProxy: Sendable {
         if let address = configuration.dnsAddress {
             do {
                 _ = try dns.listen(host: address, port: 53)
-                logger.info("cluster DNS listening", metadata: ["address": "\(address):53"])
+                logger.info("cluster DNS listening", metadata: ["address": "\(address):53", "upstreams": "\(configuration.dnsUpstreams.isEmpty ? "none (outside names are refused)" : configuration.dnsUpstreams.joined(separator: ","))"])
             } catch {
                 logger.warning("service proxy: the cluster DNS cannot listen on \(address):53, so pods cannot resolve service names through this node: \(error)")
             }

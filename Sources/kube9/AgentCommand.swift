@@ -124,6 +124,9 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "The cluster DNS address pods resolve through and the proxy's DNS listens on (default: the tenth address of --service-cidr, 10.96.0.10); none turns it off.")
     var clusterDns: String?
 
+    @Option(help: "Where the cluster DNS sends names outside the cluster domain: ip[:port] entries separated by commas (default: the IPv4 nameservers of /etc/resolv.conf); none refuses them.")
+    var dnsUpstream: String?
+
     @OptionGroup var timingOptions: TimingOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var logOptions: LogOptions
@@ -134,6 +137,16 @@ struct AgentCommand: ParsableCommand {
         return clusterDns ?? IPv4Range(serviceCidr)?.address(at: 10)?.description
     }
 
+    /// The cluster DNS's upstream servers ("ip:port"): --dns-upstream, else resolv.conf's.
+    var dnsUpstreams: [String] {
+        guard let dnsUpstream else {
+            let resolvConf = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
+            return DNSForwarder.nameservers(resolvConf: resolvConf, excluding: clusterDNSAddress)
+        }
+        if dnsUpstream == "none" { return [] }
+        return dnsUpstream.split(separator: ",").compactMap { ClusterDNS.upstream(String($0)).map { "\($0.ip):\($0.port)" } }
+    }
+
     /// Whether this agent runs the service proxy.
     var runsProxy: Bool { (serviceProxy ?? (runtime == "sim" ? "off" : "on")) == "on" }
 
@@ -141,6 +154,10 @@ struct AgentCommand: ParsableCommand {
         if let serviceProxy, !["on", "off"].contains(serviceProxy) { throw ValidationError("--service-proxy must be on or off") }
         guard IPv4Range(serviceCidr) != nil else { throw ValidationError("--service-cidr must be an IPv4 range such as 10.96.0.0/12") }
         if let clusterDns, clusterDns != "none", IPv4Address(clusterDns) == nil { throw ValidationError("--cluster-dns must be an IPv4 address or none") }
+        if let dnsUpstream, dnsUpstream != "none",
+           let bad = dnsUpstream.split(separator: ",", omittingEmptySubsequences: false).first(where: { ClusterDNS.upstream(String($0)) == nil }) {
+            throw ValidationError("--dns-upstream: \"\(bad)\" is not an IPv4 address with an optional port (ip or ip:port), or none")
+        }
         guard IPv4Range(loadbalancerPool) != nil else { throw ValidationError("--loadbalancer-pool must be an IPv4 range such as 10.200.0.0/24") }
         guard RuntimeChoice.names.contains(runtime) else { throw ValidationError("--runtime must be docker, process or sim, got \(runtime)") }
         guard cpus > 0, cpus <= 65536 else { throw ValidationError("--cpus must be greater than 0 and at most 65536") }
@@ -182,7 +199,8 @@ struct AgentCommand: ParsableCommand {
             if runsProxy {
                 proxy = ServiceProxy(configuration: ServiceProxy.Configuration(
                     serverURL: try connection.serverURL(), serviceRange: serviceCidr, loadBalancerRange: loadbalancerPool,
-                    policyDirectories: defaultPolicyDirectory().map { [$0] } ?? [], dnsAddress: clusterDNSAddress), logger: logger)
+                    policyDirectories: defaultPolicyDirectory().map { [$0] } ?? [], dnsAddress: clusterDNSAddress,
+                    dnsUpstreams: dnsUpstreams), logger: logger)
                 proxy?.start()
             }
             runner.run()

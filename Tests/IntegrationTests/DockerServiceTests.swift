@@ -31,11 +31,11 @@ struct DockerServiceTests {
     }
 
     /// A server with a scheduler and one docker node container, w1.
-    static func cluster(_ engine: DockerEngine) throws -> ServerProcess {
+    static func cluster(_ engine: DockerEngine, agentArguments: [String] = []) throws -> ServerProcess {
         let built = try runCommand(kube9BinaryPath(), ["node", "image", "build"], timeoutSeconds: 300)
         #expect(built.status == 0, "\(built.stdout) \(built.stderr)")
         let server = try ServerProcess(extraArguments: DockerNodeTests.timing, scheduler: true)
-        let agentArgs = DockerNodeTests.timing.prefix(2).joined(separator: " ")
+        let agentArgs = (DockerNodeTests.timing.prefix(2) + agentArguments).joined(separator: " ")
         let added = try DockerNodeTests().kube9(["node", "add", "w1", "--cpus", "2", "--runtime", "docker", "--wait", "15",
                                                  "--agent-args=" + agentArgs], server: server)
         guard added.status == 0 else {
@@ -68,7 +68,10 @@ struct DockerServiceTests {
         guard let engine = try DockerNodeTests.engine() else { return }
         DockerNodeTests.cleanUp(engine)
         defer { DockerNodeTests.cleanUp(engine) }
-        let server = try Self.cluster(engine)
+        // Outside names go from the pod through Docker's resolver and the cluster DNS to this upstream.
+        let upstream = try FakeUpstreamDNS(address: IPv4Address(192, 0, 2, 7))
+        defer { upstream.stop() }
+        let server = try Self.cluster(engine, agentArguments: ["--dns-upstream", "127.0.0.1:\(upstream.port)"])
         defer { server.destroy() }
         try Self.create(Self.webPod(0), at: "/api/v1/namespaces/default/pods", server)
         try Self.create(Self.webPod(1, cgiDelay: "0.3"), at: "/api/v1/namespaces/default/pods", server)
@@ -90,6 +93,7 @@ struct DockerServiceTests {
         echo "env $WEB_SERVICE_HOST:$WEB_SERVICE_PORT"
         ip=$(nslookup web.default.svc.cluster.local | awk '/^Name:/ {found=1} found && /^Address/ {print $NF; exit}')
         echo "resolved $ip"
+        echo "outside $(nslookup outside.example.org | awk '/^Name:/ {found=1} found && /^Address/ {print $NF; exit}')"
         i=0
         while [ $i -lt 1000 ]; do
           printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$ip" 80 | tail -n 1
@@ -110,6 +114,7 @@ struct DockerServiceTests {
         #expect(logs.contains("resolv: search default.svc.cluster.local svc.cluster.local cluster.local"), "\(logs)")
         #expect(logs.contains("resolved \(clusterIP)\n"), "\(logs)")
         #expect(logs.contains("env \(clusterIP):80"), "\(logs)")
+        #expect(logs.contains("outside 192.0.2.7\n"), "\(logs) upstream was asked \(upstream.asked.value)")
         let split = logs.components(separatedBy: "split ").last?.components(separatedBy: "\n").first ?? ""
         print("docker round_robin from a pod by name: \(split)")
         let fields = Dictionary(split.split(separator: " ").compactMap { field -> (String, Int)? in

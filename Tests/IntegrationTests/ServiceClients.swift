@@ -1,5 +1,8 @@
 import Foundation
+import Kube9Model
+import Kube9Proxy
 import Kube9Testing
+import Kube9Client
 
 /// Test clients for the service data path: a raw HTTP/1.0 GET that can choose its source
 /// address (ip_hash needs many distinct clients), and a load loop that records every reply.
@@ -103,4 +106,44 @@ final class Shared<Value>: @unchecked Sendable {
     init(_ value: Value) { stored = value }
     var value: Value { lock.withLock { stored } }
     func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+}
+
+/// A DNS server on 127.0.0.1 (a thread) that answers every A query with `address`: the
+/// upstream the cluster DNS forwards outside names to, in tests that must not need the internet.
+final class FakeUpstreamDNS: @unchecked Sendable {
+    let descriptor: Int32
+    let port: Int
+    /// Names asked so far.
+    let asked = Shared<[String]>([])
+
+    init(address: IPv4Address) throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        self.descriptor = descriptor
+        var local = ServiceClient.address("127.0.0.1", 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        guard bound == 0 else { throw ClientError("bind failed") }
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        port = Int(UInt16(bigEndian: local.sin_port))
+        let asked = self.asked
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                var peer = sockaddr_in()
+                var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let count = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(descriptor, &buffer, buffer.count, 0, $0, &peerLength) } }
+                if count <= 0 { return }
+                guard let question = DNSMessage.parseQuery(Array(buffer.prefix(count))) else { continue }
+                asked.update { $0.append(question.name) }
+                let answers: [DNSMessage.Record] = question.type == DNSMessage.typeA ? [.a(name: question.name, ip: address)] : []
+                let reply = DNSMessage.reply(to: question, code: .noError, answers: answers)
+                _ = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(descriptor, reply, reply.count, 0, $0, peerLength) } }
+            }
+        }.start()
+    }
+
+    func stop() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        close(descriptor)
+    }
 }
