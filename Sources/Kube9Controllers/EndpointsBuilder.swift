@@ -33,6 +33,37 @@ public enum EndpointsBuilder {
         public var endpoints: [Endpoint]
     }
 
+    /// Endpoints per EndpointSlice, as kube-controller-manager's --max-endpoints-per-slice default.
+    public static let maximumEndpointsPerSlice = 100
+
+    /// The group cut into slices of at most `maximumEndpointsPerSlice` endpoints, in order; a
+    /// group without endpoints is one empty slice.
+    public static func chunks(_ group: Group) -> [Group] {
+        guard group.endpoints.count > maximumEndpointsPerSlice else { return [group] }
+        return stride(from: 0, to: group.endpoints.count, by: maximumEndpointsPerSlice).map { start in
+            Group(ports: group.ports, endpoints: Array(group.endpoints[start..<min(start + maximumEndpointsPerSlice, group.endpoints.count)]))
+        }
+    }
+
+    /// Addresses an Endpoints object holds at most (kube-controller-manager's cap); past it the
+    /// object is cut and annotated `endpoints.kubernetes.io/over-capacity: truncated`.
+    public static let maximumEndpointsAddresses = 1000
+    public static let overCapacityAnnotation = "endpoints.kubernetes.io/over-capacity"
+
+    /// The groups cut to `maximumEndpointsAddresses` endpoints in all (ready ones kept first),
+    /// and whether anything was cut.
+    public static func truncatedForEndpoints(_ groups: [Group]) -> ([Group], Bool) {
+        let total = groups.reduce(0) { $0 + $1.endpoints.count }
+        guard total > maximumEndpointsAddresses else { return (groups, false) }
+        var left = maximumEndpointsAddresses
+        let cut = groups.map { group -> Group in
+            let kept = Array((group.endpoints.filter(\.ready) + group.endpoints.filter { !$0.ready }).prefix(left))
+            left -= kept.count
+            return Group(ports: group.ports, endpoints: kept)
+        }
+        return (cut, true)
+    }
+
     /// True when `pod` matches the selector of `service` (a service without a selector matches nothing).
     public static func selects(_ service: JSON, _ pod: JSON) -> Bool {
         guard let selector = service[path: ["spec", "selector"]]?.objectValue, !selector.isEmpty else { return false }

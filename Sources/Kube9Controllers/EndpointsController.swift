@@ -8,7 +8,7 @@ import Synchronization
 /// ```
 /// watch services ─┐                         ┌─▶ Endpoints NS/NAME         (create / update / delete)
 ///                 ├─▶ dirty services ─▶ sync ┤
-/// watch pods ─────┘  (selector matched       └─▶ EndpointSlices NAME-xxxxx (one per port list; stale ones deleted)
+/// watch pods ─────┘  (selector matched       └─▶ EndpointSlices NAME-xxxxx (per port list and 100 endpoints; stale ones deleted)
 ///                     before or after)
 /// ```
 ///
@@ -168,22 +168,33 @@ public final class EndpointsController: Sendable {
         let labels = serviceLabels.objectValue == nil ? JSON.emptyObject : serviceLabels
 
         // Endpoints.
-        let subsets = EndpointsBuilder.subsets(groups, namespace: namespace)
+        let (kept, truncated) = EndpointsBuilder.truncatedForEndpoints(groups)
+        let subsets = EndpointsBuilder.subsets(kept, namespace: namespace)
+        let overCapacity: JSON? = truncated ? .string("truncated") : Optional<JSON>.none
         if let current = client.get(Self.endpoints, namespace: namespace, name: name) {
-            if (current["subsets"] ?? .array([])) != subsets || (current[path: ["metadata", "labels"]] ?? .emptyObject) != labels {
+            if (current["subsets"] ?? .array([])) != subsets || (current[path: ["metadata", "labels"]] ?? .emptyObject) != labels
+                || current[path: ["metadata", "annotations", EndpointsBuilder.overCapacityAnnotation]] != overCapacity {
                 try await client.modify(Self.endpoints, namespace: namespace, name: name, status: false) { object in
                     object["subsets"] = subsets
                     object[path: ["metadata", "labels"]] = labels
+                    if let overCapacity {
+                        object[path: ["metadata", "annotations", EndpointsBuilder.overCapacityAnnotation]] = overCapacity
+                    } else if var annotations = object[path: ["metadata", "annotations"]]?.objectValue {
+                        annotations.removeValue(forKey: EndpointsBuilder.overCapacityAnnotation)
+                        object[path: ["metadata", "annotations"]] = .object(annotations)
+                    }
                 }
             }
         } else {
+            var metadata: JSON = ["name": .string(name), "namespace": .string(namespace), "labels": labels]
+            if let overCapacity { metadata["annotations"] = [EndpointsBuilder.overCapacityAnnotation: overCapacity] }
             try await client.create(Self.endpoints, namespace: namespace, object: [
-                "apiVersion": "v1", "kind": "Endpoints", "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": labels],
-                "subsets": subsets,
+                "apiVersion": "v1", "kind": "Endpoints", "metadata": metadata, "subsets": subsets,
             ])
         }
 
-        // EndpointSlices: one per port list; a service with no endpoints keeps one empty slice.
+        // EndpointSlices: one per port list and 100 endpoints (NAME-xxxxx, NAME-xxxxx-2, ...); a
+        // service with no endpoints keeps one empty slice.
         let sliceLabels: JSON = {
             var merged = labels
             merged[EndpointSliceStrategy.serviceNameLabel] = .string(name)
@@ -194,7 +205,10 @@ public final class EndpointsController: Sendable {
                            "controller": true, "blockOwnerDeletion": true]
         var wanted: [String: JSON] = [:]
         for group in groups.isEmpty ? [EndpointsBuilder.Group(ports: [], endpoints: [])] : groups {
-            wanted[name + "-" + EndpointsBuilder.sliceSuffix(group.ports)] = EndpointsBuilder.sliceBody(group, namespace: namespace)
+            let base = name + "-" + EndpointsBuilder.sliceSuffix(group.ports)
+            for (index, chunk) in EndpointsBuilder.chunks(group).enumerated() {
+                wanted[index == 0 ? base : base + "-\(index + 1)"] = EndpointsBuilder.sliceBody(chunk, namespace: namespace)
+            }
         }
         for slice in existingSlices where wanted[ObjectMeta.name(of: slice)] == nil {
             try? await client.delete(Self.slices, namespace: namespace, name: ObjectMeta.name(of: slice), gracePeriodSeconds: nil)

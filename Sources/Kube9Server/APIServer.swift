@@ -8,6 +8,7 @@ import Kube9Store
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The kube9 release this binary reports.
 public enum Kube9Build {
@@ -98,8 +99,13 @@ public struct APIServer: Sendable {
         let handler = stack.handler
         let logger = self.logger
         let kubeconfigPath = configuration.kubeconfigPath
+        let kubernetesIP = configuration.serviceRanges.kubernetesIP
+        // Kept as kube-apiserver keeps it: at start and every 10 s (a deleted one comes back).
+        let keeper = Mutex<Task<Void, Never>?>(nil)
+        defer { keeper.withLock { $0?.cancel() } }
         let app = Application(
             responder: handler,
+            server: HTTP10Close.server,
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "kube9"),
             services: [BookmarkService(store: store, interval: configuration.bookmarkInterval)],
             onServerRunning: { channel in
@@ -111,6 +117,19 @@ public struct APIServer: Sendable {
                     try APIServer.kubeconfig(address: address).write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
                 } catch {
                     logger.error("cannot write kubeconfig", metadata: ["path": "\(kubeconfigPath)", "error": "\(error)"])
+                }
+                if let endpoint = KubernetesService.endpointAddress(listeningOn: host) {
+                    let cluster = stack.cluster
+                    await KubernetesService.ensure(client: cluster, clusterIP: kubernetesIP, address: endpoint, port: port, logger: logger)
+                    keeper.withLock {
+                        $0 = Task {
+                            while (try? await Task.sleep(for: .seconds(10))) != nil {
+                                await KubernetesService.ensure(client: cluster, clusterIP: kubernetesIP, address: endpoint, port: port, logger: logger)
+                            }
+                        }
+                    }
+                } else {
+                    logger.warning("no kubernetes service: the server listens on \(host), not an IPv4 address pods can reach")
                 }
                 handler.state.ready.withLock { $0 = true }
                 logger.info("kube9 API server listening", metadata: ["address": "\(address)", "kubeconfig": "\(kubeconfigPath)"])
@@ -136,6 +155,8 @@ struct ServerStack: Sendable {
     let registry: ObjectRegistry
     let policyHost: PolicyHost
     let handler: APIHandler
+    /// The controllers' view of the cluster (reads from the store, writes through the registry).
+    let cluster: RegistryClusterClient
     let tasks: [Task<Void, Never>]
 
     /// Opens the store (creating the data directory), loads the built-in policies and starts
@@ -186,7 +207,7 @@ struct ServerStack: Sendable {
                      Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
         if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }
         let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, kubeNine: kubeNine, logger: logger)
-        return ServerStack(store: store, registry: registry, policyHost: policyHost, handler: handler, tasks: tasks)
+        return ServerStack(store: store, registry: registry, policyHost: policyHost, handler: handler, cluster: cluster, tasks: tasks)
     }
 
     func stopControllers() { tasks.forEach { $0.cancel() } }

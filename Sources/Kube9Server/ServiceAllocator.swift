@@ -1,3 +1,4 @@
+import Kube9Controllers
 import Kube9Model
 import Synchronization
 
@@ -32,6 +33,8 @@ public final class ServiceAllocator: Sendable {
 
         /// The DNS service's address: the tenth address of the service range, as kubeadm picks it.
         public var dnsIP: IPv4Address? { services.address(at: 10) }
+        /// The `kubernetes` service's address: the first of the range, never handed out to others.
+        public var kubernetesIP: IPv4Address? { services.address(at: 1) }
     }
 
     /// What one write holds until it commits.
@@ -90,6 +93,7 @@ public final class ServiceAllocator: Sendable {
                 if requested.isEmpty {
                     guard let ip = Self.pick(in: ranges.services, firstUsable: 1, avoiding: { value in
                         takenIPs.contains(value) || held.serviceIPs.contains(value) || ranges.reservedServiceIPs.contains(IPv4Address(value))
+                            || IPv4Address(value) == ranges.kubernetesIP
                     }) else {
                         throw refuse("spec.clusterIP", nil, "no free address left: the service range \(ranges.services) is full")
                     }
@@ -105,6 +109,9 @@ public final class ServiceAllocator: Sendable {
                     }
                     if ranges.reservedServiceIPs.contains(ip) {
                         throw refuse("spec.clusterIP", .string(requested), "provided IP is reserved for the cluster DNS")
+                    }
+                    if ip == ranges.kubernetesIP, name != KubernetesService.name || ObjectMeta.namespace(of: service) != KubernetesService.namespace {
+                        throw refuse("spec.clusterIP", .string(requested), "provided IP is reserved for the kubernetes service")
                     }
                     reservation.serviceIPs.append(ip.value)
                 }

@@ -144,6 +144,36 @@ struct APISemanticsTests {
         #expect(leases.stdout.contains("n1     n1"))
     }
 
+    /// Regression: Hummingbird kept HTTP/1.0 connections open after the response, so a client
+    /// reading to the end of the stream (the kubernetes service test through the proxy) hung.
+    @Test("an HTTP/1.0 request without keep-alive gets its reply and the end of the stream; with keep-alive the connection stays")
+    func http10() throws {
+        let server = try ServerProcess()
+        defer { server.destroy() }
+        let address = try #require(URL(string: server.url))
+        let port = try #require(address.port)
+        let started = Date()
+        #expect(ServiceClient.get("127.0.0.1", port, path: "/version")?.contains("gitVersion") == true)
+        #expect(Date().timeIntervalSince(started) < 2, "the server did not close the HTTP/1.0 connection")
+        // Keep-alive asked for: two requests on one connection.
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var remote = ServiceClient.address("127.0.0.1", port)
+        let connected = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(connected == 0)
+        var replies = 0
+        for _ in 0..<2 {
+            let request = Array("GET /version HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n".utf8)
+            #expect(send(descriptor, request, request.count, 0) == request.count)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0, String(decoding: buffer.prefix(count), as: UTF8.self).contains("200 OK") { replies += 1 }
+        }
+        #expect(replies == 2)
+    }
+
     @Test("--log-format json writes one JSON object per line with request fields at debug")
     func jsonLogs() async throws {
         let server = try ServerProcess(extraArguments: ["--log-format", "json", "--log-level", "debug"])

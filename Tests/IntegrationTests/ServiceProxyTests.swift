@@ -200,14 +200,21 @@ struct ServiceProxyTests {
         // A pod created after the service sees its variables.
         let pod: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "env"],
                          "spec": ["containers": [["name": "c", "image": "host",
-                                                  "command": ["/bin/busybox", "sh", "-c", "echo host=$ECHO_SERVICE_HOST port=$ECHO_SERVICE_PORT; exec sleep 600"]]]]]
+                                                  "command": ["/bin/busybox", "sh", "-c", "echo host=$ECHO_SERVICE_HOST port=$ECHO_SERVICE_PORT api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; exec sleep 600"]]]]]
         #expect(try connection.request("POST", "/api/v1/namespaces/default/pods", body: pod.serialized()).status == 201)
         var logs = ""
         #expect(waitUntil(seconds: 20) {
             logs = (try? server.kubectl("logs", "env").stdout) ?? ""
             return logs.contains("host=")
         })
-        #expect(logs.contains("host=\(clusterIP) port=5300"), "\(logs)")
+        #expect(logs.contains("host=\(clusterIP) port=5300 api=10.96.0.1:443"), "\(logs)")
+
+        // The kubernetes service: the server through its cluster IP; deleted, it comes back.
+        let api = try connection.request("GET", "/api/v1/namespaces/default/services/kubernetes").json()
+        #expect(api[path: ["spec", "clusterIP"]] == "10.96.0.1", "\(api)")
+        #expect(waitUntil(seconds: 10) { ServiceClient.get("10.96.0.1", 443, path: "/version")?.contains("gitVersion") == true })
+        #expect(try server.kubectl("delete", "service", "kubernetes").status == 0)
+        #expect(waitUntil(seconds: 15) { (try? connection.request("GET", "/api/v1/namespaces/default/services/kubernetes").status) == 200 })
 
         // A policy that fails at run time: round robin serves, and the service gets the event.
         let broken: JSON = ["apiVersion": "kube9.io/v1", "kind": "Policy", "metadata": ["name": "loadbalancer.broken"],

@@ -63,13 +63,17 @@ struct ServiceAPITests {
             #expect(made.json[path: ["spec", "clusterIP"]] == "10.96.5.5")
             #expect(made.json[path: ["spec", "clusterIPs"]] == ["10.96.5.5"])
             for (ip, message) in [("10.96.5.5", "already allocated"), ("192.168.1.1", "not in the valid range"), ("10.96.0.0", "not in the valid range"),
-                                  ("10.96.0.10", "reserved for the cluster DNS"),
+                                  ("10.96.0.10", "reserved for the cluster DNS"), ("10.96.0.1", "reserved for the kubernetes service"),
                                   ("10.96.5.256", "valid IPv4"), ("01.2.3.4", "valid IPv4")] {
                 let reply = try await server.call(.post, Self.services, json: Self.service("b", clusterIP: ip))
                 #expect(reply.status == 422, "\(ip): \(reply.text)")
                 #expect(Self.cause(reply) == "spec.clusterIP", "\(reply.text)")
                 #expect(reply.text.contains(message), "\(ip): \(reply.text)")
             }
+            // The first address is the kubernetes service's alone.
+            var kubernetes = Self.service("kubernetes", clusterIP: "10.96.0.1")
+            kubernetes[path: ["metadata", "namespace"]] = "default"
+            #expect(try await server.call(.post, Self.services, json: kubernetes).status == 201)
             var changed = made.json
             changed[path: ["spec", "clusterIP"]] = "10.96.5.6"
             changed[path: ["spec", "clusterIPs"]] = ["10.96.5.6"]
@@ -90,9 +94,9 @@ struct ServiceAPITests {
         let ranges = ServiceAllocator.Ranges(services: try #require(IPv4Range("10.0.0.0/30")), nodePorts: 30000...30001,
                                              loadBalancers: try #require(IPv4Range("10.1.0.0/30")))
         try await InProcessServer.with(scheduler: false, serviceRanges: ranges) { server in
-            // A /30 has two usable addresses (.1 and .2).
-            #expect(try await server.call(.post, Self.services, json: Self.service("one")).status == 201)
-            #expect(try await server.call(.post, Self.services, json: Self.service("two")).status == 201)
+            // A /30 has two usable addresses: .1 is kept for the kubernetes service, .2 is left.
+            let one = try await server.call(.post, Self.services, json: Self.service("one"))
+            #expect(one.status == 201 && one.json[path: ["spec", "clusterIP"]] == "10.0.0.2", "\(one.text)")
             let full = try await server.call(.post, Self.services, json: Self.service("three"))
             #expect(full.status == 422)
             #expect(Self.cause(full) == "spec.clusterIP")
@@ -101,7 +105,6 @@ struct ServiceAPITests {
             #expect(try await server.call(.post, Self.services, json: Self.service("three")).status == 201)
             // Node ports: two in the range; a third NodePort service is refused naming the port.
             #expect(try await server.call(.post, Self.services, json: Self.service("np1", type: "NodePort", clusterIP: "None")).status == 422)
-            _ = try await server.call(.delete, Self.services + "/two")
             _ = try await server.call(.delete, Self.services + "/three")
             let twoPorts = Self.service("np1", type: "NodePort", ports: [["name": "a", "port": 80], ["name": "b", "port": 81]])
             let allocated = try await server.call(.post, Self.services, json: twoPorts)
