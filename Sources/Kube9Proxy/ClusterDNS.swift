@@ -3,6 +3,7 @@ import Kube9Model
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Cluster DNS (CoreDNS's kubernetes plugin, the part pods use): answers
 /// `SVC.NS.svc.DOMAIN` (A: the cluster IP, or each ready endpoint of a headless service;
@@ -18,6 +19,8 @@ public final class ClusterDNS: Sendable {
     let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
     /// Where names outside the domain are sent ("ip:port"); none: they are REFUSED.
     public let upstreams: [String]
+    /// The sockets `listen` opened (closed by `close`).
+    let channels = Mutex<[any Channel]>([])
 
     public init(domain: String = "cluster.local", upstreams: [String] = [], group: MultiThreadedEventLoopGroup, logger: Logger,
                 snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
@@ -125,6 +128,7 @@ public final class ClusterDNS: Sendable {
 
     /// Binds UDP `host:port` and answers there until the group shuts down. Throws when an
     /// upstream is not "ipv4:port" or the address cannot be bound.
+    @discardableResult
     public func listen(host: String, port: Int) throws -> any Channel {
         let domain = self.domain
         let snapshot = self.snapshot
@@ -132,14 +136,26 @@ public final class ClusterDNS: Sendable {
             guard let upstream = Self.upstream(entry) else { throw DNSConfigurationError(upstream: entry) }
             return try SocketAddress(ipAddress: upstream.ip, port: upstream.port)
         }
-        return try DatagramBootstrap(group: group)
-            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+        // No SO_REUSEADDR: for UDP it would let a second server share the address and its queries.
+        let channel = try DatagramBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(DNSHandler(domain: domain, upstreams: upstreams, snapshot: snapshot))
                 }
             }
             .bind(host: host, port: port).wait()
+        channels.withLock { $0.append(channel) }
+        return channel
+    }
+
+    /// Closes every socket `listen` opened and stops the DNS event loop.
+    public func close() {
+        let open = channels.withLock { channels -> [any Channel] in
+            defer { channels = [] }
+            return channels
+        }
+        for channel in open { channel.close(promise: nil) }
+        group.shutdownGracefully { _ in }
     }
 }
 

@@ -14,6 +14,8 @@ public final class DNSForwarder {
         let client: SocketAddress
         let clientID: (UInt8, UInt8)
         let question: DNSMessage.Question
+        /// Where it was sent: only that server's reply is taken.
+        let upstream: SocketAddress
     }
     static let maximumPending = 4096
     static let timeout = TimeAmount.seconds(3)
@@ -24,7 +26,7 @@ public final class DNSForwarder {
     let reply: (SocketAddress, [UInt8]) -> Void
     private var channel: (any Channel)?
     private var pending: [UInt16: Pending] = [:]
-    private var nextID = UInt16.random(in: 0...UInt16.max)
+    private var nextUpstream = 0
 
     init(upstreams: [SocketAddress], eventLoop: any EventLoop, reply: @escaping (SocketAddress, [UInt8]) -> Void) {
         self.upstreams = upstreams
@@ -68,14 +70,17 @@ public final class DNSForwarder {
             reply(client, DNSMessage.reply(to: question, code: .serverFailure, answers: []))
             return
         }
-        var id = nextID
+        // A random id (a guessable one lets an off-path sender forge replies); at most 4,096 of
+        // 65,536 are taken, so the probe after a few draws ends quickly.
+        var id = UInt16.random(in: 0...UInt16.max)
+        for _ in 0..<4 where pending[id] != nil { id = UInt16.random(in: 0...UInt16.max) }
         while pending[id] != nil { id &+= 1 }
-        nextID = id &+ 1
-        pending[id] = Pending(client: client, clientID: (query[0], query[1]), question: question)
+        let upstream = upstreams[nextUpstream % upstreams.count]
+        nextUpstream = (nextUpstream + 1) % upstreams.count
+        pending[id] = Pending(client: client, clientID: (query[0], query[1]), question: question, upstream: upstream)
         var outgoing = query
         outgoing[0] = UInt8(id >> 8)
         outgoing[1] = UInt8(id & 0xff)
-        let upstream = upstreams[Int(id) % upstreams.count]
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: upstream, data: channel.allocator.buffer(bytes: outgoing)), promise: nil)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         eventLoop.scheduleTask(in: Self.timeout) {
@@ -85,17 +90,30 @@ public final class DNSForwarder {
         }
     }
 
-    /// A datagram from the upstream socket: a reply from an upstream to a query in flight goes
-    /// back to its client; anything else is dropped.
+    /// A datagram from the upstream socket: a reply to a query in flight, from the server it
+    /// was sent to and repeating its question, goes back to the client; anything else is
+    /// dropped and the query keeps waiting for the real reply.
     func received(_ bytes: [UInt8], from sender: SocketAddress) {
-        guard bytes.count >= 12, bytes[2] & 0x80 != 0, upstreams.contains(sender) else { return }
+        guard bytes.count >= 12, bytes[2] & 0x80 != 0 else { return }
         let id = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
-        guard let waiting = pending.removeValue(forKey: id) else { return }
+        guard let candidate = pending[id], candidate.upstream == sender, Self.repeats(candidate.question, reply: bytes),
+              let waiting = pending.removeValue(forKey: id) else { return }
         var answer = bytes
         answer[0] = waiting.clientID.0
         answer[1] = waiting.clientID.1
         reply(waiting.client, answer)
     }
+}
+
+extension DNSForwarder {
+    /// True when `reply` carries `question` as its first question (names compared without case).
+    static func repeats(_ question: DNSMessage.Question, reply: [UInt8]) -> Bool {
+        let end = 12 + question.wire.count
+        guard reply.count >= end, UInt16(reply[4]) << 8 | UInt16(reply[5]) >= 1 else { return false }
+        return zip(reply[12..<end], question.wire).allSatisfy { lowercased($0) == lowercased($1) }
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 { (65...90).contains(byte) ? byte | 0x20 : byte }
 }
 
 /// Hands datagrams from the upstream socket to the forwarder.

@@ -115,7 +115,7 @@ public final class ServiceProxy: Sendable {
         policies.start()
         if let address = configuration.dnsAddress {
             do {
-                _ = try dns.listen(host: address, port: 53)
+                try dns.listen(host: address, port: 53)
                 logger.info("cluster DNS listening", metadata: ["address": "\(address):53", "upstreams": "\(configuration.dnsUpstreams.isEmpty ? "none (outside names are refused)" : configuration.dnsUpstreams.joined(separator: ","))"])
             } catch {
                 logger.warning("service proxy: the cluster DNS cannot listen on \(address):53, so pods cannot resolve service names through this node: \(error)")
@@ -133,6 +133,7 @@ public final class ServiceProxy: Sendable {
         policies.stop()
         tcp.closeAll()
         udp.closeAll()
+        dns.close()
     }
 
     /// Records a `LoadBalancerPolicyFailed` Warning event on the service (on a thread of its own: it is an HTTP call).
@@ -164,7 +165,9 @@ public final class ServiceProxy: Sendable {
 
     func syncLoop() {
         var installed: [String: Int64] = [:]
+        var retry = BindRetry()
         while running.load(ordering: .acquiring) {
+            let now = DispatchTime.now().uptimeNanoseconds
             if shared.dirty.exchange(false, ordering: .acquiringAndReleasing), services.hasSynced, slices.hasSynced {
                 installed = syncPolicies(installed)
                 let fresh = ServiceTable(services: services.items, slices: slices.items)
@@ -172,21 +175,32 @@ public final class ServiceProxy: Sendable {
                     defer { current = fresh }
                     return Set(current.frontends.keys) != Set(fresh.frontends.keys)
                 }
-                if changed {
-                    let wanted = Set(fresh.frontends.keys)
-                    let failures = tcp.reconcile(wanted).merging(udp.reconcile(wanted)) { first, _ in first }
-                    let newFailures = failed.withLock { known -> [ServiceTable.Frontend: String] in
-                        let new = failures.filter { known[$0.key] != $0.value }
-                        known = failures
-                        return new
-                    }
-                    for (frontend, reason) in newFailures.sorted(by: { $0.key.description < $1.key.description }) {
-                        logger.warning("service proxy: cannot listen on \(frontend): \(reason)")
-                    }
-                }
+                if changed { retry.record(failed: reconcileListeners(Set(fresh.frontends.keys)), now: now) }
+            } else if retry.isDue(now: now) {
+                // A frontend that could not listen (its port was taken, its address not yet local) is tried again.
+                retry.record(failed: reconcileListeners(shared.table.withLock { Set($0.frontends.keys) }), now: now)
             }
             usleep(20_000)
         }
+    }
+
+    /// Opens and closes listeners for `wanted`; logs frontends that newly fail or recover.
+    /// True when some frontend still cannot listen.
+    func reconcileListeners(_ wanted: Set<ServiceTable.Frontend>) -> Bool {
+        let failures = tcp.reconcile(wanted).merging(udp.reconcile(wanted)) { first, _ in first }
+        let (newFailures, recovered) = failed.withLock { known -> ([ServiceTable.Frontend: String], [ServiceTable.Frontend]) in
+            let new = failures.filter { known[$0.key] != $0.value }
+            let recovered = known.keys.filter { failures[$0] == nil && wanted.contains($0) }
+            known = failures
+            return (new, recovered)
+        }
+        for (frontend, reason) in newFailures.sorted(by: { $0.key.description < $1.key.description }) {
+            logger.warning("service proxy: cannot listen on \(frontend) (tried again with back-off): \(reason)")
+        }
+        for frontend in recovered.sorted(by: { $0.description < $1.description }) {
+            logger.info("service proxy: now listening on \(frontend)")
+        }
+        return !failures.isEmpty
     }
 
     /// Installs loadbalancer Policy objects (and removes deleted ones) into the proxy's host.
@@ -208,4 +222,27 @@ public final class ServiceProxy: Sendable {
 
     /// Connections per endpoint so far for a service port key ("ns/name:port/TCP").
     public func totals(_ key: String) -> [String: Int] { balancer.totals(key) }
+}
+
+/// When frontends that failed to listen are tried again: 1 s after a failing reconcile, then
+/// doubling to 30 s while they keep failing; never once everything listens.
+struct BindRetry {
+    static let firstDelay: UInt64 = 1_000_000_000
+    static let maximumDelay: UInt64 = 30_000_000_000
+    private(set) var delay: UInt64 = BindRetry.firstDelay
+    /// Uptime nanoseconds of the next try, nil when nothing failed.
+    private(set) var next: UInt64?
+
+    func isDue(now: UInt64) -> Bool { next.map { now >= $0 } ?? false }
+
+    /// The outcome of a reconcile at `now`.
+    mutating func record(failed: Bool, now: UInt64) {
+        guard failed else {
+            next = nil
+            delay = Self.firstDelay
+            return
+        }
+        next = now &+ delay
+        delay = min(delay &* 2, Self.maximumDelay)
+    }
 }

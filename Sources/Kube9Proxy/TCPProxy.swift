@@ -144,7 +144,8 @@ final class TCPProxy: Sendable {
 }
 
 /// Relays what one channel reads to its partner, reading only while the partner can take
-/// more (the back-pressure of NIO's proxy examples); a half-close is passed on, a close closes both.
+/// more (the back-pressure of NIO's proxy examples); a half-close is passed on, a channel that
+/// goes away (closed or reset) takes its partner along once the partner's writes are out.
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
@@ -173,6 +174,23 @@ final class GlueHandler: ChannelDuplexHandler {
         let channel = context.channel
         channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
     }
+    /// The partner's channel is gone (closed, reset, failed): send what was written to this
+    /// side, then close it fully, so a peer that never closes cannot keep it (and its endpoint's
+    /// count) forever. The close waits for the writes (NIO fails writes pending at a close),
+    /// at most `drainSeconds` for a peer that does not read.
+    private func partnerClosed() {
+        guard let context else { return }
+        let channel = context.channel
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(ByteBuffer()), promise: drained)
+        let deadline = context.eventLoop.scheduleTask(in: .seconds(Self.drainSeconds)) { channel.close(promise: nil) }
+        drained.futureResult.whenComplete { _ in
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
+    }
+    static let drainSeconds: Int64 = 10
+
     private func partnerBecameWritable() {
         if pendingRead {
             pendingRead = false
@@ -221,7 +239,7 @@ final class GlueHandler: ChannelDuplexHandler {
     }
     func channelReadComplete(context: ChannelHandlerContext) { partner?.partnerFlush() }
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.partnerEnded()
+        partner?.partnerClosed()
         partner = nil
     }
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

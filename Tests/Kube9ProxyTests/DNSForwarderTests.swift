@@ -83,6 +83,12 @@ struct DNSForwarderTests {
         var spoofed = forwarded.bytes
         spoofed[2] |= 0x80
         stranger.send(spoofed + [0xEE], to: forwarded.port)
+        // Nor is the upstream's reply to another question under the same id.
+        var otherQuestion = ClusterDNSTests.query("evil.example.org")
+        otherQuestion[0] = forwarded.bytes[0]
+        otherQuestion[1] = forwarded.bytes[1]
+        otherQuestion[2] |= 0x80
+        upstream.send(otherQuestion + [0xEE], to: forwarded.port)
         // The upstream answers: the query with QR set and one byte more, as a marker.
         var reply = forwarded.bytes
         reply[2] |= 0x80
@@ -90,6 +96,18 @@ struct DNSForwarderTests {
         let answered = try #require(client.receive(), "no reply came back")
         #expect(answered.bytes[0] == 0xBE && answered.bytes[1] == 0xEF)
         #expect(answered.bytes.last == 0x42 && answered.bytes[2] & 0x80 != 0)
+        // The ids towards the upstream are not a sequence: 20 queries, more than 2 distinct gaps.
+        var ids: [Int] = []
+        for index in 0..<20 {
+            client.send(ClusterDNSTests.query("n\(index).example.org", id: UInt16(index)), to: dnsPort)
+            let sent = try #require(upstream.receive())
+            ids.append(Int(sent.bytes[0]) << 8 | Int(sent.bytes[1]))
+            var answer = sent.bytes
+            answer[2] |= 0x80
+            upstream.send(answer, to: sent.port)
+            #expect(client.receive() != nil)
+        }
+        #expect(Set(zip(ids, ids.dropFirst()).map { ($1 - $0 + 65536) % 65536 }).count > 2, "\(ids)")
 
         // A cluster name is answered here, never sent upstream.
         client.send(ClusterDNSTests.query("web.default.svc.cluster.local", id: 7), to: dnsPort)
