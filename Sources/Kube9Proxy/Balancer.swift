@@ -43,39 +43,59 @@ public final class Balancer: Sendable {
 
     /// The endpoint for a new connection from `clientIP`, leaving out `excluded` (endpoints that
     /// refused in this attempt); nil when none is left. Counts the connection as active.
-    public func pick(_ service: ServiceTable.ServicePort, clientIP: String, clientPort: Int, excluding excluded: Set<String> = []) -> ServiceTable.Endpoint? {
-        let candidates = service.endpoints.filter { !excluded.contains(Self.key($0)) }
+    /// `usePolicy: false` takes round robin without calling Lua (the proxy does so when picks
+    /// queue up faster than the Lua threads take them).
+    public func pick(_ service: ServiceTable.ServicePort, clientIP: String, clientPort: Int, excluding excluded: Set<String> = [],
+                     usePolicy: Bool = true) -> ServiceTable.Endpoint? {
+        let candidates = excluded.isEmpty ? service.endpoints : service.endpoints.filter { !excluded.contains(Self.key($0)) }
         guard !candidates.isEmpty else { return nil }
         let now = DispatchTime.now().uptimeNanoseconds
-        // Affinity, turn number and counts, under the lock; the Lua call outside it.
+        // Affinity, turn number and counts, under the lock (the state is changed in place: a
+        // copy would copy its dictionaries at each pick); the Lua call outside it.
         let (sticky, seq, counts) = ports.withLock { ports -> (ServiceTable.Endpoint?, Int64, [Counts]) in
-            var state = ports[service.key] ?? PortState()
-            defer { ports[service.key] = state }
-            if let seconds = service.affinitySeconds, let (endpointKey, last) = state.affinity[clientIP],
-               last <= now, now &- last <= UInt64(clamping: seconds) &* 1_000_000_000, let endpoint = candidates.first(where: { Self.key($0) == endpointKey }) {
-                state.affinity[clientIP] = (endpointKey, now)
-                state.counts[endpointKey, default: Counts()].active += 1
-                state.counts[endpointKey, default: Counts()].total += 1
-                return (endpoint, 0, [])
+            Self.withState(&ports, service.key) { state in
+                if let seconds = service.affinitySeconds, let (endpointKey, last) = state.affinity[clientIP],
+                   last <= now, now &- last <= UInt64(clamping: seconds) &* 1_000_000_000,
+                   let endpoint = candidates.first(where: { Self.key($0) == endpointKey }) {
+                    state.affinity[clientIP] = (endpointKey, now)
+                    state.counts[endpointKey, default: Counts()].active += 1
+                    state.counts[endpointKey, default: Counts()].total += 1
+                    return (endpoint, 0, [])
+                }
+                let seq = state.seq
+                state.seq &+= 1
+                return (nil, seq, usePolicy ? candidates.map { state.counts[Self.key($0)] ?? Counts() } : [])
             }
-            let seq = state.seq
-            state.seq &+= 1
-            return (nil, seq, candidates.map { state.counts[Self.key($0)] ?? Counts() })
         }
         if let sticky { return sticky }
-        let index = choose(service, candidates: candidates, counts: counts, seq: seq, clientIP: clientIP, clientPort: clientPort, now: now)
+        let index = usePolicy ? choose(service, candidates: candidates, counts: counts, seq: seq, clientIP: clientIP, clientPort: clientPort, now: now)
+            : Int(seq % Int64(candidates.count))
         let chosen = candidates[index]
         ports.withLock { ports in
-            var state = ports[service.key] ?? PortState()
-            state.counts[Self.key(chosen), default: Counts()].active += 1
-            state.counts[Self.key(chosen), default: Counts()].total += 1
-            if service.affinitySeconds != nil {
-                state.affinity[clientIP] = (Self.key(chosen), now)
-                if state.affinity.count > 100_000 { state.affinity = [:] }
+            Self.withState(&ports, service.key) { state in
+                state.counts[Self.key(chosen), default: Counts()].active += 1
+                state.counts[Self.key(chosen), default: Counts()].total += 1
+                if let seconds = service.affinitySeconds {
+                    state.affinity[clientIP] = (Self.key(chosen), now)
+                    if state.affinity.count > Self.maximumAffinityEntries {
+                        // Expired entries go first; if the table is still full, it starts over.
+                        let timeout = UInt64(clamping: seconds) &* 1_000_000_000
+                        state.affinity = state.affinity.filter { $0.value.1 <= now && now &- $0.value.1 <= timeout }
+                        if state.affinity.count > Self.maximumAffinityEntries { state.affinity = [:] }
+                    }
+                }
             }
-            ports[service.key] = state
         }
         return chosen
+    }
+
+    static let maximumAffinityEntries = 100_000
+    /// Picks waiting for the Lua threads past which new connections get round robin at once.
+    public static let maximumQueuedPicks = 1024
+
+    /// Runs `body` on the state of `key`, in place in `ports`.
+    static func withState<Result>(_ ports: inout [String: PortState], _ key: String, _ body: (inout PortState) -> Result) -> Result {
+        body(&ports[key, default: PortState()])
     }
 
     /// The policy's index into `candidates` (0-based), or round robin when it fails.
@@ -118,19 +138,22 @@ public final class Balancer: Sendable {
     /// A connection to `endpoint` ended (or never opened: `failed`).
     public func finished(_ service: ServiceTable.ServicePort, _ endpoint: ServiceTable.Endpoint, failed: Bool) {
         let now = DispatchTime.now().uptimeNanoseconds
+        let endpointKey = Self.key(endpoint)
         ports.withLock { ports in
-            var state = ports[service.key] ?? PortState()
-            var counts = state.counts[Self.key(endpoint)] ?? Counts()
-            counts.active = max(0, counts.active - 1)
-            if failed {
-                counts.failures = counts.failures.filter { $0 > now || now &- $0 <= Self.failureWindow } + [now]
-                if counts.failures.count > 100 { counts.failures.removeFirst(counts.failures.count - 100) }
+            Self.withState(&ports, service.key) { state in
+                Self.update(&state.counts[endpointKey, default: Counts()], failed: failed, now: now)
                 // A refused endpoint loses its sticky clients.
-                state.affinity = state.affinity.filter { $0.value.0 != Self.key(endpoint) }
+                if failed { state.affinity = state.affinity.filter { $0.value.0 != endpointKey } }
             }
-            state.counts[Self.key(endpoint)] = counts
-            ports[service.key] = state
         }
+    }
+
+    static func update(_ counts: inout Counts, failed: Bool, now: UInt64) {
+        counts.active = max(0, counts.active - 1)
+        guard failed else { return }
+        counts.failures.removeAll { $0 <= now && now &- $0 > failureWindow }
+        counts.failures.append(now)
+        if counts.failures.count > 100 { counts.failures.removeFirst(counts.failures.count - 100) }
     }
 
     /// Connections per endpoint so far for a service port ("ip:port" → total), for tests and `/stats`.

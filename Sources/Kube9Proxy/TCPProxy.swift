@@ -76,16 +76,23 @@ final class TCPProxy: Sendable {
         let remote = client.remoteAddress
         let clientIP = remote?.ipAddress ?? ""
         let clientPort = remote?.port ?? 0
+        let proceed: @Sendable (ServiceTable.Endpoint?) -> Void = { [self] endpoint in
+            guard let endpoint, client.isActive else {
+                if let endpoint { balancer.finished(service, endpoint, failed: false) }
+                client.close(promise: nil)
+                return
+            }
+            dial(client, service: service, endpoint: endpoint, frontend: frontend, excluded: excluded, tries: tries)
+        }
+        guard pickers.pending < Balancer.maximumQueuedPicks else {
+            // The Lua threads are behind (a flood, a slow policy): round robin here and now
+            // rather than a queue, and the clients it holds, that grows with the flood.
+            proceed(balancer.pick(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded, usePolicy: false))
+            return
+        }
         pickers.submit { [self] in
             let endpoint = balancer.pick(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded)
-            client.eventLoop.execute { [self] in
-                guard let endpoint, client.isActive else {
-                    if let endpoint { balancer.finished(service, endpoint, failed: false) }
-                    client.close(promise: nil)
-                    return
-                }
-                dial(client, service: service, endpoint: endpoint, frontend: frontend, excluded: excluded, tries: tries)
-            }
+            client.eventLoop.execute { proceed(endpoint) }
         }
     }
 

@@ -140,6 +140,12 @@ final class UDPFrontendHandler: ChannelInboundHandler {
         let bound = NIOLoopBound(self, eventLoop: loop)
         let frontChannel = context.channel
         let balancer = proxy.balancer
+        guard proxy.pickers.pending < Balancer.maximumQueuedPicks else {
+            // The Lua threads are behind: round robin now (as the TCP path does).
+            open(client, id: id, service: service, endpoint: balancer.pick(service, clientIP: client.ipAddress ?? "", clientPort: client.port ?? 0, usePolicy: false),
+                 front: frontChannel)
+            return
+        }
         proxy.pickers.submit {
             let endpoint = balancer.pick(service, clientIP: client.ipAddress ?? "", clientPort: client.port ?? 0)
             loop.execute { bound.value.open(client, id: id, service: service, endpoint: endpoint, front: frontChannel) }

@@ -84,14 +84,14 @@ final class LoopbackTCP: @unchecked Sendable {
 
 @Suite("TCP proxy lifecycle", .serialized)
 struct TCPProxyLifecycleTests {
-    static func proxy(group: MultiThreadedEventLoopGroup, frontend: ServiceTable.Frontend, backendPort: Int) -> (TCPProxy, Balancer, ServiceTable.ServicePort) {
+    static func proxy(group: MultiThreadedEventLoopGroup, frontend: ServiceTable.Frontend, backendPort: Int,
+                      pickers: WorkerThreads = WorkerThreads(threads: 1, name: "test-pick", stackSize: 1 << 20)) -> (TCPProxy, Balancer, ServiceTable.ServicePort) {
         let logger = Logger(label: "test")
         let balancer = Balancer(host: PolicyHost(logger: logger), logger: logger)
         let servicePort = ServiceTable.ServicePort(namespace: "default", name: "hold", uid: "u", port: frontend.port, proto: "TCP", policy: "none",
                                                    affinitySeconds: nil,
                                                    endpoints: [ServiceTable.Endpoint(ip: "127.0.0.1", port: backendPort, pod: "p", node: "n", weight: 1)])
-        let proxy = TCPProxy(group: group, balancer: balancer, pickers: WorkerThreads(threads: 1, name: "test-pick", stackSize: 1 << 20),
-                             logger: logger) { $0 == frontend ? servicePort : nil }
+        let proxy = TCPProxy(group: group, balancer: balancer, pickers: pickers, logger: logger) { $0 == frontend ? servicePort : nil }
         return (proxy, balancer, servicePort)
     }
 
@@ -128,6 +128,27 @@ struct TCPProxyLifecycleTests {
             active = Self.active(balancer, servicePort.key)
         }
         #expect(active == 0)
+    }
+
+    @Test("with the Lua threads stuck and 1,024 picks queued, a new connection still reaches the backend (round robin at once)")
+    func saturatedPickers() throws {
+        let backend = try LoopbackTCP.listener()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let pickers = WorkerThreads(threads: 1, name: "test-stuck", stackSize: 1 << 20)
+        let release = DispatchSemaphore(value: 0)
+        pickers.submit { release.wait() }
+        for _ in 0..<Balancer.maximumQueuedPicks { pickers.submit {} }
+        defer { release.signal() }
+        let frontend = ServiceTable.Frontend(ip: "127.0.0.1", port: try ProxyBenchmark.freePort(), proto: "TCP")
+        let (proxy, balancer, servicePort) = Self.proxy(group: group, frontend: frontend, backendPort: backend.port, pickers: pickers)
+        #expect(proxy.reconcile([frontend]).isEmpty)
+        defer { proxy.closeAll() }
+        #expect(pickers.pending >= Balancer.maximumQueuedPicks)
+        let client = try #require(LoopbackTCP.connect(frontend.port))
+        client.send("flood")
+        #expect(backend.accept()?.receive().text == "flood")
+        #expect(balancer.totals(servicePort.key).values.reduce(0, +) == 1)
     }
 
     @Test("a frontend whose port is taken fails, and listens once a later reconcile finds it free; the retry backs off 1, 2, 4 s … to 30 s")
