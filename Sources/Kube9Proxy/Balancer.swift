@@ -38,7 +38,7 @@ public final class Balancer: Sendable {
         self.onPolicyFailure = onPolicyFailure
     }
 
-    static func key(_ endpoint: ServiceTable.Endpoint) -> String { "\(endpoint.ip):\(endpoint.port)" }
+    static func key(_ endpoint: ServiceTable.Endpoint) -> String { endpoint.key }
     static let failureWindow: UInt64 = 30_000_000_000
 
     /// The endpoint for a new connection from `clientIP`, leaving out `excluded` (endpoints that

@@ -83,10 +83,7 @@ public final class ClusterDNS: Sendable {
         } else if clusterIP == "None" {
             for slice in slices where ObjectMeta.namespace(of: slice) == rest[1]
                 && ObjectMeta.labels(of: slice)[EndpointSliceStrategy.serviceNameLabel] == rest[0] {
-                for endpoint in slice["endpoints"]?.arrayValue ?? [] where endpoint[path: ["conditions", "ready"]]?.boolValue != false
-                    || service[path: ["spec", "publishNotReadyAddresses"]]?.boolValue == true {
-                    if let ip = IPv4Address(endpoint["addresses"]?.arrayValue?.first?.stringValue ?? "") { addresses.append(ip) }
-                }
+                addresses += ServiceTable.readyEndpoints(slice).compactMap { IPv4Address($0.ip) }
             }
             addresses = Array(Set(addresses)).sorted()
         }

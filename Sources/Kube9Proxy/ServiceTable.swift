@@ -11,6 +11,8 @@ public struct ServiceTable: Sendable, Equatable {
         public var node: String
         /// 0…1000, from the pod annotation kube9.io/lb-weight (default 1).
         public var weight: Int
+        /// "ip:port": how the balancer and the data paths name this endpoint.
+        public var key: String { "\(ip):\(port)" }
     }
 
     /// One port of one service.
@@ -38,6 +40,17 @@ public struct ServiceTable: Sendable, Equatable {
     }
 
     public var frontends: [Frontend: ServicePort] = [:]
+
+    /// The ready endpoints of an EndpointSlice (its ready condition not false; the controller
+    /// sets it for publishNotReadyAddresses) with their first address when it is IPv4. The
+    /// proxy and the cluster DNS both serve these.
+    public static func readyEndpoints(_ slice: JSON) -> [(ip: String, entry: JSON)] {
+        (slice["endpoints"]?.arrayValue ?? []).compactMap { endpoint in
+            guard endpoint[path: ["conditions", "ready"]]?.boolValue != false,
+                  let ip = endpoint["addresses"]?.arrayValue?.first?.stringValue, IPv4Address(ip) != nil else { return nil }
+            return (ip, endpoint)
+        }
+    }
 
     public init() {}
 
@@ -70,8 +83,7 @@ public struct ServiceTable: Sendable, Equatable {
                         ($0["name"]?.stringValue ?? "") == portName && ($0["protocol"]?.stringValue ?? "TCP") == proto
                             && $0["port"]?.intValue.map { (1...65535).contains($0) } == true
                     })?["port"]?.intValue, let targetPort = Int(exactly: target) else { continue }
-                    for endpoint in slice["endpoints"]?.arrayValue ?? [] where endpoint[path: ["conditions", "ready"]]?.boolValue != false {
-                        guard let ip = endpoint["addresses"]?.arrayValue?.first?.stringValue, IPv4Address(ip) != nil else { continue }
+                    for (ip, endpoint) in Self.readyEndpoints(slice) {
                         let weightText = endpoint[path: ["deprecatedTopology", "kube9.io/lb-weight"]]?.stringValue ?? "1"
                         endpoints.insert(Endpoint(ip: ip, port: targetPort, pod: endpoint[path: ["targetRef", "name"]]?.stringValue ?? "",
                                                   node: endpoint["nodeName"]?.stringValue ?? "", weight: min(max(Int(weightText) ?? 1, 0), 1000)))

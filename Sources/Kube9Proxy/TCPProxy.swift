@@ -14,7 +14,7 @@ final class TCPProxy: Sendable {
     let logger: Logger
     /// The service port behind a frontend now (endpoints change without relistening).
     let lookup: @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?
-    let listeners = Mutex<[ServiceTable.Frontend: any Channel]>([:])
+    let listeners = FrontendListeners(proto: "TCP")
     /// Where picks (Lua calls) run.
     let pickers: WorkerThreads
     static let maximumTries = 3
@@ -30,22 +30,7 @@ final class TCPProxy: Sendable {
 
     /// Opens listeners for new frontends and closes those no longer wanted. Blocks the calling
     /// thread (never an event loop) until the binds are done. Returns frontends that failed, with why.
-    func reconcile(_ wanted: Set<ServiceTable.Frontend>) -> [ServiceTable.Frontend: String] {
-        let current = listeners.withLock { Set($0.keys) }
-        for frontend in current.subtracting(wanted) {
-            if let channel = listeners.withLock({ $0.removeValue(forKey: frontend) }) { channel.close(promise: nil) }
-        }
-        var failures: [ServiceTable.Frontend: String] = [:]
-        for frontend in wanted.subtracting(current) where frontend.proto == "TCP" {
-            do {
-                let channel = try listen(frontend)
-                listeners.withLock { $0[frontend] = channel }
-            } catch {
-                failures[frontend] = "\(error)"
-            }
-        }
-        return failures
-    }
+    func reconcile(_ wanted: Set<ServiceTable.Frontend>) -> [ServiceTable.Frontend: String] { listeners.reconcile(wanted, open: listen) }
 
     func listen(_ frontend: ServiceTable.Frontend) throws -> any Channel {
         let bootstrap = ServerBootstrap(group: group)
@@ -135,19 +120,13 @@ final class TCPProxy: Sendable {
                 case .failure:
                     balancer.finished(service, endpoint, failed: true)
                     if client.isActive {
-                        self.connect(client, frontend: frontend, excluded: excluded.union(["\(endpoint.ip):\(endpoint.port)"]), tries: tries + 1)
+                        self.connect(client, frontend: frontend, excluded: excluded.union([endpoint.key]), tries: tries + 1)
                     }
                 }
             }
     }
 
-    func closeAll() {
-        let channels = listeners.withLock { listeners -> [any Channel] in
-            defer { listeners = [:] }
-            return Array(listeners.values)
-        }
-        for channel in channels { channel.close(promise: nil) }
-    }
+    func closeAll() { listeners.closeAll() }
 }
 
 /// Relays what one channel reads to its partner, reading only while the partner can take

@@ -13,7 +13,7 @@ final class UDPProxy: Sendable {
     let balancer: Balancer
     let pickers: WorkerThreads
     let lookup: @Sendable (ServiceTable.Frontend) -> ServiceTable.ServicePort?
-    let listeners = Mutex<[ServiceTable.Frontend: any Channel]>([:])
+    let listeners = FrontendListeners(proto: "UDP")
     static let idleTimeout = TimeAmount.seconds(30)
     /// Datagrams kept for a flow while its endpoint is being picked.
     static let maximumPending = 16
@@ -29,36 +29,19 @@ final class UDPProxy: Sendable {
     }
 
     func reconcile(_ wanted: Set<ServiceTable.Frontend>) -> [ServiceTable.Frontend: String] {
-        let current = listeners.withLock { Set($0.keys) }
-        for frontend in current.subtracting(wanted) {
-            if let channel = listeners.withLock({ $0.removeValue(forKey: frontend) }) { channel.close(promise: nil) }
-        }
-        var failures: [ServiceTable.Frontend: String] = [:]
-        for frontend in wanted.subtracting(current) where frontend.proto == "UDP" {
-            do {
-                // No SO_REUSEADDR: for UDP it would let a second socket share the address (and its traffic).
-                let channel = try DatagramBootstrap(group: group)
-                    .channelInitializer { [self] channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(UDPFrontendHandler(proxy: self, frontend: frontend))
-                        }
+        listeners.reconcile(wanted) { frontend in
+            // No SO_REUSEADDR: for UDP it would let a second socket share the address (and its traffic).
+            try DatagramBootstrap(group: group)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(UDPFrontendHandler(proxy: self, frontend: frontend))
                     }
-                    .bind(host: frontend.ip, port: frontend.port).wait()
-                listeners.withLock { $0[frontend] = channel }
-            } catch {
-                failures[frontend] = "\(error)"
-            }
+                }
+                .bind(host: frontend.ip, port: frontend.port).wait()
         }
-        return failures
     }
 
-    func closeAll() {
-        let channels = listeners.withLock { listeners -> [any Channel] in
-            defer { listeners = [:] }
-            return Array(listeners.values)
-        }
-        for channel in channels { channel.close(promise: nil) }
-    }
+    func closeAll() { listeners.closeAll() }
 }
 
 /// One frontend socket: flows by client address, all on the socket's event loop.
@@ -103,9 +86,9 @@ final class UDPFrontendHandler: ChannelInboundHandler {
     /// Ends idle flows, and flows whose endpoint is no longer ready (as kube-proxy clears conntrack).
     func sweep() {
         let now = NIODeadline.now()
-        let current = Set((proxy.lookup(frontend)?.endpoints ?? []).map { "\($0.ip):\($0.port)" })
+        let current = Set((proxy.lookup(frontend)?.endpoints ?? []).map(\.key))
         for (client, flow) in flows {
-            let gone = flow.endpoint.map { !current.contains("\($0.ip):\($0.port)") } ?? false
+            let gone = flow.endpoint.map { !current.contains($0.key) } ?? false
             if now - flow.last > UDPProxy.idleTimeout || gone { close(client) }
         }
     }

@@ -215,6 +215,7 @@ struct MemoryErrorNamingTests {
         // Other errors keep their kind and text.
         do {
             _ = try state.run("error('boom')", chunkName: "boom.lua")
+            Issue.record("the chunk should fail")
         } catch {
             #expect(error.kind == .runtime && error.message == "boom" && error.line == 1, "\(error)")
         }
