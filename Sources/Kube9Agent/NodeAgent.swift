@@ -158,7 +158,7 @@ public final class NodeAgent: Sendable {
             for container in appContainers { try? runtime.removeContainer(id: container.id) }
             appContainers = []
             do {
-                sandbox = try runtime.runSandbox(identity)
+                sandbox = try runtime.runSandbox(identity, spec: pod["spec"] ?? .emptyObject)
             } catch {
                 record(pod, key: "sandbox", type: "Warning", reason: "FailedCreatePodSandBox", message: "\(error)")
                 writeStatus(pod, sandbox: nil, containerStatuses: PodSpecs.containers(pod).map {

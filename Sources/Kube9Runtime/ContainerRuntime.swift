@@ -156,8 +156,9 @@ public protocol ContainerRuntime: Sendable {
     /// Checks the image is on the node (no registry is reachable, so nothing is pulled);
     /// throws `RuntimeError.imageNotPresent` naming the image otherwise.
     func verifyImage(_ image: String) throws
-    /// Creates and starts the pod's sandbox; returns it (with its IP).
-    func runSandbox(_ pod: PodIdentity) throws -> ContainerInfo
+    /// Creates and starts the pod's sandbox; returns it (with its IP). `spec` is the pod's spec
+    /// (the Docker runtime reads its DNS settings there).
+    func runSandbox(_ pod: PodIdentity, spec: JSON) throws -> ContainerInfo
     /// Creates a container of `pod` inside `sandbox`; returns its id. The caller has checked
     /// the image with `verifyImage`.
     func createContainer(_ spec: ContainerSpec, pod: PodIdentity, sandbox: ContainerInfo) throws -> String

@@ -187,13 +187,14 @@ public final class DockerRuntime: ContainerRuntime {
         return "k9_\(safe(container))_\(safe(pod.name))_\(safe(pod.namespace))_\(pod.uid.prefix(8))_\(attempt)"
     }
 
-    public func runSandbox(_ pod: PodIdentity) throws -> ContainerInfo {
+    public func runSandbox(_ pod: PodIdentity, spec: JSON) throws -> ContainerInfo {
         var hostConfig: JSON = ["NetworkMode": .string(network), "Init": true]
-        if let clusterDNS {
-            // resolv.conf as the kubelet writes it for dnsPolicy ClusterFirst; the pod's containers share it.
-            hostConfig["Dns"] = [.string(clusterDNS)]
-            hostConfig["DnsSearch"] = [.string("\(pod.namespace).svc.\(clusterDomain)"), .string("svc.\(clusterDomain)"), .string(clusterDomain)]
-            hostConfig["DnsOptions"] = ["ndots:5"]
+        // resolv.conf as the kubelet writes it for the pod's dnsPolicy and dnsConfig (none of
+        // these: Docker's copy of the node's); the pod's containers share it.
+        if let dns = PodDNS.resolve(spec: spec, namespace: pod.namespace, clusterDNS: clusterDNS, domain: clusterDomain) {
+            if !dns.nameservers.isEmpty { hostConfig["Dns"] = .array(dns.nameservers.map(JSON.string)) }
+            if !dns.searches.isEmpty { hostConfig["DnsSearch"] = .array(dns.searches.map(JSON.string)) }
+            if !dns.options.isEmpty { hostConfig["DnsOptions"] = .array(dns.options.map(JSON.string)) }
         }
         let body: JSON = [
             "Image": .string(sandboxImage), "Cmd": ["/bin/busybox", "sleep", "2147483647"],

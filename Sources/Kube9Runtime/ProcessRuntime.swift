@@ -64,7 +64,7 @@ public final class ProcessRuntime: ContainerRuntime {
         try Data(meta.serialized()).write(to: URL(fileURLWithPath: dir + "/meta.json"))
     }
 
-    public func runSandbox(_ pod: PodIdentity) throws -> ContainerInfo {
+    public func runSandbox(_ pod: PodIdentity, spec: JSON) throws -> ContainerInfo {
         let id = newID(pod, container: "pod")
         try writeMeta(id, labels: pod.labels(container: RuntimeLabels.sandboxContainerName, attempt: 0), image: "")
         try FileManager.default.createDirectory(atPath: directory(id) + "/workdir", withIntermediateDirectories: true)

@@ -36,7 +36,7 @@ public final class SimRuntime: ContainerRuntime {
         "\(pod.node)/\(pod.uid.prefix(8))-\(container)-\(counter.add(1, ordering: .relaxed).newValue)"
     }
 
-    public func runSandbox(_ pod: PodIdentity) throws -> ContainerInfo {
+    public func runSandbox(_ pod: PodIdentity, spec: JSON) throws -> ContainerInfo {
         let digest = pod.uid.utf8.reduce(UInt32(2166136261)) { ($0 ^ UInt32($1)) &* 16777619 }
         let info = ContainerInfo(id: newID(pod, container: "pod"), labels: pod.labels(container: RuntimeLabels.sandboxContainerName, attempt: 0),
                                  image: "", state: .running, startedAt: Timestamp.now(),

@@ -106,11 +106,37 @@ struct DockerServiceTests {
                          "spec": ["terminationGracePeriodSeconds": 1,
                                   "containers": [["name": "c", "image": .string(Self.podImage), "command": ["/bin/sh", "-c", .string(script)]]]]],
                         at: "/api/v1/namespaces/default/pods", server)
+        // dnsPolicy None takes dnsConfig alone; Default keeps the node's resolv.conf (no cluster DNS).
+        let printResolv: JSON = ["/bin/sh", "-c", "sed 's/^/resolv: /' /etc/resolv.conf; exec sleep 600"]
+        try Self.create(["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "custom-dns"],
+                         "spec": ["terminationGracePeriodSeconds": 1, "dnsPolicy": "None",
+                                  "dnsConfig": ["nameservers": ["192.0.2.53"], "searches": ["example.test"], "options": [["name": "ndots", "value": "2"]]],
+                                  "containers": [["name": "c", "image": .string(Self.podImage), "command": printResolv]]]],
+                        at: "/api/v1/namespaces/default/pods", server)
+        try Self.create(["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "node-dns"],
+                         "spec": ["terminationGracePeriodSeconds": 1, "dnsPolicy": "Default",
+                                  "containers": [["name": "c", "image": .string(Self.podImage), "command": printResolv]]]],
+                        at: "/api/v1/namespaces/default/pods", server)
         var logs = ""
         #expect(waitUntil(seconds: 120) {
             logs = (try? server.kubectl("logs", "client").stdout) ?? ""
             return logs.contains("split ")
         }, "client pod: \(logs)")
+        var custom = ""
+        var node = ""
+        #expect(waitUntil(seconds: 30) {
+            custom = (try? server.kubectl("logs", "custom-dns").stdout) ?? ""
+            node = (try? server.kubectl("logs", "node-dns").stdout) ?? ""
+            return custom.contains("resolv: ") && node.contains("resolv: ")
+        }, "custom-dns: \(custom) node-dns: \(node)")
+        // On Docker's network the file names Docker's resolver (127.0.0.11), which forwards to the pod's servers.
+        #expect(custom.contains("resolv: search example.test") && custom.contains("ndots:2") && !custom.contains("cluster.local"), "\(custom)")
+        #expect(!node.contains("cluster.local") && !node.contains("ndots:5"), "\(node)")
+        let filter = #"{"label":["kube9.io/pod-name=custom-dns","kube9.io/container=POD"]}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let sandboxes = try engine.call("GET", "/containers/json?filters=\(filter)").json().arrayValue ?? []
+        let sandboxID = sandboxes.first?["Id"]?.stringValue ?? "-"
+        let inspected = try engine.call("GET", "/containers/\(sandboxID)/json").json()
+        #expect(inspected[path: ["HostConfig", "Dns"]] == ["192.0.2.53"], "\(inspected[path: ["HostConfig"]]?.text ?? "no sandbox")")
         #expect(logs.contains("resolv: search default.svc.cluster.local svc.cluster.local cluster.local"), "\(logs)")
         #expect(logs.contains("resolved \(clusterIP)\n"), "\(logs)")
         #expect(logs.contains("env \(clusterIP):80"), "\(logs)")

@@ -94,7 +94,7 @@ func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComp
     @Test func runsLogsStopsAndIsAdoptedByANewInstance() throws {
         let (runtime, root) = try makeRuntime()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let sandbox = try runtime.runSandbox(pod)
+        let sandbox = try runtime.runSandbox(pod, spec: .emptyObject)
         #expect(sandbox.ipAddress == "127.0.0.1")
         let spec = ContainerSpec(name: "c", image: "none", command: ["/bin/sh", "-c", "echo one; echo two; echo $GREETING; exec sleep 30"],
                                  environment: [("GREETING", "hello")])
@@ -136,7 +136,7 @@ func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComp
     @Test func exitCodesAndMissingExecutables() throws {
         let (runtime, root) = try makeRuntime()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let sandbox = try runtime.runSandbox(pod)
+        let sandbox = try runtime.runSandbox(pod, spec: .emptyObject)
         let id = try runtime.createContainer(ContainerSpec(name: "c", image: "x", command: ["/bin/sh", "-c", "exit 3"]), pod: pod, sandbox: sandbox)
         try runtime.startContainer(id: id)
         #expect(try runtime.waitContainer(id: id, timeoutSeconds: 5) == 3)
@@ -154,7 +154,7 @@ func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComp
     @Test func anExitBeingRecordedIsNotAKill() throws {
         let (runtime, root) = try makeRuntime()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let sandbox = try runtime.runSandbox(pod)
+        let sandbox = try runtime.runSandbox(pod, spec: .emptyObject)
         let id = try runtime.createContainer(ContainerSpec(name: "c", image: "x", command: ["/bin/true"]), pod: pod, sandbox: sandbox)
         let dir = root + "/" + id
         // The command's pid is gone (pid 2^22-1 is above pid_max's default); the shim (here: this process) lives.
@@ -175,7 +175,7 @@ func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComp
     @Test func stopEscalatesToSigkillAfterTheGracePeriod() throws {
         let (runtime, root) = try makeRuntime()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let sandbox = try runtime.runSandbox(pod)
+        let sandbox = try runtime.runSandbox(pod, spec: .emptyObject)
         let id = try runtime.createContainer(ContainerSpec(name: "c", image: "x", command: ["/bin/sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]),
                                              pod: pod, sandbox: sandbox)
         try runtime.startContainer(id: id)

@@ -152,9 +152,7 @@ public struct PodStrategy: ResourceStrategy {
         if let policy = spec["restartPolicy"], !["Always", "OnFailure", "Never"].contains(policy.stringValue ?? "") {
             causes.append(.notSupported("spec.restartPolicy", policy, supported: ["Always", "OnFailure", "Never"]))
         }
-        if let policy = spec["dnsPolicy"], !["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"].contains(policy.stringValue ?? "") {
-            causes.append(.notSupported("spec.dnsPolicy", policy, supported: ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]))
-        }
+        PodDNS.validate(spec, into: &causes)
         CommonSchemas.checkInteger(spec["terminationGracePeriodSeconds"], "spec.terminationGracePeriodSeconds",
                                    in: 0...Self.maximumGracePeriodSeconds, into: &causes)
         CommonSchemas.checkInteger(spec["activeDeadlineSeconds"], "spec.activeDeadlineSeconds", in: 1...Int64(Int32.max), into: &causes)
