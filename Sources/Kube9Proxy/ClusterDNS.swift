@@ -19,8 +19,13 @@ public final class ClusterDNS: Sendable {
     let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
     /// Where names outside the domain are sent ("ip:port"); none: they are REFUSED.
     public let upstreams: [String]
-    /// The sockets `listen` opened (closed by `close`).
+    /// The sockets `listen` and `listenTCP` opened (closed by `close`).
     let channels = Mutex<[any Channel]>([])
+    /// TCP connections open now.
+    let tcpConnections = ConnectionCount()
+    final class ConnectionCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
 
     public init(domain: String = "cluster.local", upstreams: [String] = [], group: MultiThreadedEventLoopGroup, logger: Logger,
                 snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
@@ -47,14 +52,18 @@ public final class ClusterDNS: Sendable {
         question.flags & 0x7800 == 0 && (question.qclass == 1 || question.qclass == 255)
     }
 
-    /// The answer to one question (pure: tests call it with objects).
-    public static func answer(_ question: DNSMessage.Question, domain: String, services: [JSON], slices: [JSON]) -> [UInt8] {
+    /// The answer to one question (pure: tests call it with objects), cut to `maximumBytes`
+    /// (512 over UDP, 65,535 over TCP) and marked truncated when it does not fit.
+    public static func answer(_ question: DNSMessage.Question, domain: String, services: [JSON], slices: [JSON], maximumBytes: Int = 512) -> [UInt8] {
+        func reply(code: DNSMessage.ResponseCode, answers: [DNSMessage.Record], additional: [DNSMessage.Record] = []) -> [UInt8] {
+            DNSMessage.reply(to: question, code: code, answers: answers, additional: additional, maximumBytes: maximumBytes)
+        }
         let suffix = ".svc." + domain
         guard isStandardQuery(question) else {
-            return DNSMessage.reply(to: question, code: .notImplemented, answers: [])
+            return reply(code: .notImplemented, answers: [])
         }
         guard isInDomain(question.name, domain: domain) else {
-            return DNSMessage.reply(to: question, code: .refused, answers: [])
+            return reply(code: .refused, answers: [])
         }
         let parts = question.name.hasSuffix(suffix) ? question.name.dropLast(suffix.count).split(separator: ".").map(String.init) : []
         var port: (name: String, proto: String)? = nil
@@ -65,16 +74,16 @@ public final class ClusterDNS: Sendable {
         }
         // The domain, svc.DOMAIN and NS.svc.DOMAIN exist (they hold names) but have no records.
         if port == nil, question.name == domain || question.name == "svc." + domain || (question.name.hasSuffix(suffix) && rest.count == 1) {
-            return DNSMessage.reply(to: question, code: .noError, answers: [])
+            return reply(code: .noError, answers: [])
         }
         guard rest.count == 2, let service = services.first(where: { ObjectMeta.name(of: $0) == rest[0] && ObjectMeta.namespace(of: $0) == rest[1] }) else {
-            return DNSMessage.reply(to: question, code: .nameError, answers: [])
+            return reply(code: .nameError, answers: [])
         }
         let owner = question.name
         let serviceName = rest.joined(separator: ".") + suffix
         if ServiceStrategy.serviceType(service) == "ExternalName" {
             let target = (service[path: ["spec", "externalName"]]?.stringValue ?? "")
-            return DNSMessage.reply(to: question, code: .noError, answers: port == nil && !target.isEmpty ? [.cname(name: owner, target: target)] : [])
+            return reply(code: .noError, answers: port == nil && !target.isEmpty ? [.cname(name: owner, target: target)] : [])
         }
         let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue ?? ""
         var addresses: [IPv4Address] = []
@@ -89,28 +98,28 @@ public final class ClusterDNS: Sendable {
         }
         if let port {
             guard question.type == DNSMessage.typeSRV || question.type == DNSMessage.typeANY else {
-                return DNSMessage.reply(to: question, code: .noError, answers: [])
+                return reply(code: .noError, answers: [])
             }
             guard let entry = (service[path: ["spec", "ports"]]?.arrayValue ?? []).first(where: {
                 ($0["name"]?.stringValue ?? "") == port.name && ($0["protocol"]?.stringValue ?? "TCP") == port.proto
             }), let number = entry["port"]?.intValue, let value = UInt16(exactly: number) else {
-                return DNSMessage.reply(to: question, code: .nameError, answers: [])
+                return reply(code: .nameError, answers: [])
             }
-            return DNSMessage.reply(to: question, code: .noError,
+            return reply(code: .noError,
                                     answers: [.srv(name: owner, priority: 0, weight: 100, port: value, target: serviceName)],
                                     additional: addresses.map { .a(name: serviceName, ip: $0) })
         }
         switch question.type {
         case DNSMessage.typeA, DNSMessage.typeANY:
-            return DNSMessage.reply(to: question, code: .noError, answers: addresses.map { .a(name: owner, ip: $0) })
+            return reply(code: .noError, answers: addresses.map { .a(name: owner, ip: $0) })
         case DNSMessage.typeSRV:
             let answers: [DNSMessage.Record] = (service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { entry in
                 guard let number = entry["port"]?.intValue, let value = UInt16(exactly: number) else { return nil }
                 return .srv(name: owner, priority: 0, weight: 100, port: value, target: serviceName)
             }
-            return DNSMessage.reply(to: question, code: .noError, answers: answers, additional: addresses.map { .a(name: serviceName, ip: $0) })
+            return reply(code: .noError, answers: answers, additional: addresses.map { .a(name: serviceName, ip: $0) })
         default:
-            return DNSMessage.reply(to: question, code: .noError, answers: [])
+            return reply(code: .noError, answers: [])
         }
     }
 
@@ -129,10 +138,7 @@ public final class ClusterDNS: Sendable {
     public func listen(host: String, port: Int) throws -> any Channel {
         let domain = self.domain
         let snapshot = self.snapshot
-        let upstreams = try self.upstreams.map { entry -> SocketAddress in
-            guard let upstream = Self.upstream(entry) else { throw DNSConfigurationError(upstream: entry) }
-            return try SocketAddress(ipAddress: upstream.ip, port: upstream.port)
-        }
+        let upstreams = try upstreamAddresses()
         // No SO_REUSEADDR: for UDP it would let a second server share the address and its queries.
         let channel = try DatagramBootstrap(group: group)
             .channelInitializer { channel in

@@ -117,6 +117,11 @@ public final class ServiceProxy: Sendable {
             do {
                 try dns.listen(host: address, port: 53)
                 logger.info("cluster DNS listening", metadata: ["address": "\(address):53", "upstreams": "\(configuration.dnsUpstreams.isEmpty ? "none (outside names are refused)" : configuration.dnsUpstreams.joined(separator: ","))"])
+                do {
+                    try dns.listenTCP(host: address, port: 53)
+                } catch {
+                    logger.warning("service proxy: the cluster DNS cannot listen on TCP \(address):53, so answers cut to 512 bytes cannot be fetched whole: \(error)")
+                }
             } catch {
                 logger.warning("service proxy: the cluster DNS cannot listen on \(address):53, so pods cannot resolve service names through this node: \(error)")
             }

@@ -158,6 +158,30 @@ struct ServiceProxyTests {
         return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : nil
     }
 
+    /// An A query for `name` over TCP (2-byte length prefix) to `ip`:53; the reply, or nil.
+    static func tcpDNSQuery(_ ip: String, _ name: String) -> [UInt8]? {
+        var query: [UInt8] = [0x4B, 0x39, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in name.split(separator: ".") { query += [UInt8(label.utf8.count)] + Array(label.utf8) }
+        query += [0, 0, 1, 0, 1]
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var remote = ServiceClient.address(ip, 53)
+        let connected = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { return nil }
+        let framed = [UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query
+        guard send(descriptor, framed, framed.count, 0) == framed.count else { return nil }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while reply.count < 2 || reply.count < 2 + (Int(reply[0]) << 8 | Int(reply[1])) {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { return nil }
+            reply += buffer.prefix(count)
+        }
+        return Array(reply.dropFirst(2))
+    }
+
     @Test("UDP through a cluster IP, the cluster DNS from the host (busybox nslookup), service variables in a new pod, and a failing Lua policy falls back with a LoadBalancerPolicyFailed event")
     func udpDNSEnvironmentAndFallback() throws {
         let server = try ServerProcess(extraArguments: Self.timing, scheduler: true)
@@ -194,6 +218,9 @@ struct ServiceProxyTests {
             lookup = try? runCommand("/bin/busybox", ["nslookup", "echo.default.svc.cluster.local", "10.96.0.10"], timeoutSeconds: 10)
             return lookup?.stdout.contains(clusterIP) == true
         }, "nslookup: \(lookup?.stdout ?? "") \(lookup?.stderr ?? "")")
+        // The same over TCP (what resolvers do after a truncated answer): the cluster IP's four bytes at the end.
+        let overTCP = Self.tcpDNSQuery("10.96.0.10", "echo.default.svc.cluster.local")
+        #expect(overTCP.map { Array($0.suffix(4)) } == clusterIP.split(separator: ".").compactMap { UInt8($0) }, "\(overTCP ?? [])")
         let unknown = try runCommand("/bin/busybox", ["nslookup", "nope.default.svc.cluster.local", "10.96.0.10"], timeoutSeconds: 10)
         #expect((unknown.stdout + unknown.stderr).contains("NXDOMAIN"), "\(unknown.stdout) \(unknown.stderr)")
 

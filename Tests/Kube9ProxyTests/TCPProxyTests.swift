@@ -66,7 +66,20 @@ final class LoopbackTCP: @unchecked Sendable {
         return client >= 0 ? Self.withTimeout(client) : nil
     }
 
-    func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, 0) } }
+    func send(_ text: String) { send(Array(text.utf8)) }
+    func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, 0) } }
+
+    /// Reads until `count` bytes came (nil at end of stream or timeout first).
+    func receive(exactly count: Int) -> [UInt8]? {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while out.count < count {
+            let got = recv(descriptor, &buffer, min(buffer.count, count - out.count), 0)
+            if got <= 0 { return nil }
+            out += buffer.prefix(got)
+        }
+        return out
+    }
 
     /// Bytes read (0 at end of stream, -1 on timeout or error).
     func receive() -> (count: Int, text: String) {
