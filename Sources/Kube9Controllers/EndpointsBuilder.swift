@@ -167,8 +167,9 @@ public enum EndpointsBuilder {
         let endpoints: [JSON] = group.endpoints.map { endpoint in
             var entry: JSON = ["addresses": [.string(endpoint.ip)],
                                "conditions": ["ready": .bool(endpoint.ready), "serving": .bool(endpoint.serving),
-                                              "terminating": .bool(endpoint.terminating)],
-                               "targetRef": targetRef(endpoint, namespace: namespace)]
+                                              "terminating": .bool(endpoint.terminating)]]
+            // A mirrored address may name no pod.
+            if !endpoint.podName.isEmpty { entry["targetRef"] = targetRef(endpoint, namespace: namespace) }
             if !endpoint.nodeName.isEmpty { entry["nodeName"] = .string(endpoint.nodeName) }
             if let weight = endpoint.weight {
                 var topology = JSON.emptyObject

@@ -8,12 +8,13 @@ import Synchronization
 /// ```
 /// watch services ─┐                         ┌─▶ Endpoints NS/NAME         (create / update / delete)
 ///                 ├─▶ dirty services ─▶ sync ┤
-/// watch pods ─────┘  (selector matched       └─▶ EndpointSlices NAME-xxxxx (per port list and 100 endpoints; stale ones deleted)
+/// watch pods ─────┤  (selector matched       └─▶ EndpointSlices NAME-xxxxx (per port list and 100 endpoints; stale ones deleted)
 ///                     before or after)
 /// ```
 ///
 /// Changes are coalesced for a few milliseconds, so a burst of pod updates costs one write
-/// per service. Services without a selector are left alone (their Endpoints are the user's).
+/// per service. A service without a selector keeps the Endpoints its owner wrote; they are
+/// mirrored into slices NAME-mirror-xxxxx (EndpointsMirror), as Kubernetes does.
 public final class EndpointsController: Sendable {
     static let component = "endpoint-controller"
     static let services = ServiceStrategy().type
@@ -50,6 +51,7 @@ public final class EndpointsController: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.follow(Self.services) }
             group.addTask { await self.follow(Self.pods) }
+            group.addTask { await self.follow(Self.endpoints) }
             group.addTask { await self.syncLoop() }
             await group.waitForAll()
         }
@@ -66,6 +68,9 @@ public final class EndpointsController: Sendable {
                         state.services = [:]
                         for object in objects { state.services[Self.key(ObjectMeta.namespace(of: object), ObjectMeta.name(of: object))] = object }
                         state.dirty.formUnion(state.services.keys)
+                    } else if type == Self.endpoints {
+                        // Hand-written Endpoints changed while the watch was down: mirror them again.
+                        state.dirty.formUnion(state.services.filter { !Self.hasSelector($0.value) }.keys)
                     } else {
                         state.pods = [:]
                         for object in objects { state.pods[ObjectMeta.namespace(of: object), default: [:]][ObjectMeta.name(of: object)] = object }
@@ -97,6 +102,11 @@ public final class EndpointsController: Sendable {
                     state.services[Self.key(namespace, name)] = object
                 }
                 state.dirty.insert(Self.key(namespace, name))
+                return
+            }
+            if type == Self.endpoints {
+                // Only a selector-less service's Endpoints are its owner's (and mirrored); the others are this controller's output.
+                if let service = state.services[Self.key(namespace, name)], !Self.hasSelector(service) { state.dirty.insert(Self.key(namespace, name)) }
                 return
             }
             let previous = state.pods[namespace]?[name]
@@ -145,29 +155,55 @@ public final class EndpointsController: Sendable {
         }
     }
 
-    /// Brings one service's Endpoints and slices to their computed state (or removes them when the service is gone).
+    static func hasSelector(_ service: JSON) -> Bool { !(service[path: ["spec", "selector"]]?.objectValue ?? [:]).isEmpty }
+
+    /// Brings one service's Endpoints and slices to their computed state (or removes them when
+    /// the service is gone). A service without a selector keeps the Endpoints its owner wrote,
+    /// mirrored into slices (EndpointsMirror).
     func sync(namespace: String, name: String, service: JSON?, pods: [JSON]) async throws {
-        let existingSlices = client.list(Self.slices, namespace: namespace).filter {
-            ObjectMeta.labels(of: $0)[EndpointSliceStrategy.serviceNameLabel] == name
-                && ObjectMeta.labels(of: $0)[EndpointSliceStrategy.managedByLabel] == EndpointSliceStrategy.managedBy
-        }
-        guard let service, ServiceStrategy.serviceType(service) != "ExternalName",
-              let selector = service[path: ["spec", "selector"]]?.objectValue, !selector.isEmpty else {
-            if service == nil || ServiceStrategy.serviceType(service ?? .null) == "ExternalName" {
-                if client.get(Self.endpoints, namespace: namespace, name: name) != nil {
-                    try? await client.delete(Self.endpoints, namespace: namespace, name: name, gracePeriodSeconds: nil)
-                }
+        let slices = client.list(Self.slices, namespace: namespace).filter { ObjectMeta.labels(of: $0)[EndpointSliceStrategy.serviceNameLabel] == name }
+        let ownSlices = slices.filter { ObjectMeta.labels(of: $0)[EndpointSliceStrategy.managedByLabel] == EndpointSliceStrategy.managedBy }
+        let mirroredSlices = slices.filter { ObjectMeta.labels(of: $0)[EndpointSliceStrategy.managedByLabel] == EndpointsMirror.managedBy }
+        guard let service, ServiceStrategy.serviceType(service) != "ExternalName" else {
+            if client.get(Self.endpoints, namespace: namespace, name: name) != nil {
+                try? await client.delete(Self.endpoints, namespace: namespace, name: name, gracePeriodSeconds: nil)
             }
-            for slice in existingSlices {
-                try? await client.delete(Self.slices, namespace: namespace, name: ObjectMeta.name(of: slice), gracePeriodSeconds: nil)
-            }
+            for slice in ownSlices + mirroredSlices { try? await deleteSlice(slice) }
             return
         }
+        let owner: JSON = ["apiVersion": "v1", "kind": "Service", "name": .string(name), "uid": .string(ObjectMeta.uid(of: service)),
+                           "controller": true, "blockOwnerDeletion": true]
+        guard Self.hasSelector(service) else {
+            for slice in ownSlices { try? await deleteSlice(slice) }
+            let endpoints = client.get(Self.endpoints, namespace: namespace, name: name)
+            var wanted: [String: JSON] = [:]
+            var labels: JSON = .emptyObject
+            if let endpoints, EndpointsMirror.isMirrored(endpoints) {
+                for (key, value) in ObjectMeta.labels(of: endpoints) where key != EndpointsMirror.skipMirrorLabel { labels[key] = .string(value) }
+                wanted = Self.sliceBodies(EndpointsMirror.groups(endpoints), prefix: name + "-mirror-", namespace: namespace, keepEmpty: false)
+            }
+            labels[EndpointSliceStrategy.serviceNameLabel] = .string(name)
+            labels[EndpointSliceStrategy.managedByLabel] = .string(EndpointsMirror.managedBy)
+            try await writeSlices(wanted, existing: mirroredSlices, namespace: namespace, labels: labels, owner: owner)
+            return
+        }
+        for slice in mirroredSlices { try? await deleteSlice(slice) }
         let groups = EndpointsBuilder.groups(service: service, pods: pods)
         let serviceLabels = service[path: ["metadata", "labels"]] ?? .emptyObject
         let labels = serviceLabels.objectValue == nil ? JSON.emptyObject : serviceLabels
+        try await writeEndpoints(groups, namespace: namespace, name: name, labels: labels)
 
-        // Endpoints.
+        // EndpointSlices: one per port list and 100 endpoints (NAME-xxxxx, NAME-xxxxx-2, ...); a
+        // service with no endpoints keeps one empty slice.
+        var sliceLabels = labels
+        sliceLabels[EndpointSliceStrategy.serviceNameLabel] = .string(name)
+        sliceLabels[EndpointSliceStrategy.managedByLabel] = .string(EndpointSliceStrategy.managedBy)
+        try await writeSlices(Self.sliceBodies(groups, prefix: name + "-", namespace: namespace, keepEmpty: true),
+                              existing: ownSlices, namespace: namespace, labels: sliceLabels, owner: owner)
+    }
+
+    /// The Endpoints object of a service with a selector: the groups, cut at 1,000 addresses.
+    func writeEndpoints(_ groups: [EndpointsBuilder.Group], namespace: String, name: String, labels: JSON) async throws {
         let (kept, truncated) = EndpointsBuilder.truncatedForEndpoints(groups)
         let subsets = EndpointsBuilder.subsets(kept, namespace: namespace)
         let overCapacity: JSON? = truncated ? .string("truncated") : Optional<JSON>.none
@@ -192,42 +228,42 @@ public final class EndpointsController: Sendable {
                 "apiVersion": "v1", "kind": "Endpoints", "metadata": metadata, "subsets": subsets,
             ])
         }
+    }
 
-        // EndpointSlices: one per port list and 100 endpoints (NAME-xxxxx, NAME-xxxxx-2, ...); a
-        // service with no endpoints keeps one empty slice.
-        let sliceLabels: JSON = {
-            var merged = labels
-            merged[EndpointSliceStrategy.serviceNameLabel] = .string(name)
-            merged[EndpointSliceStrategy.managedByLabel] = .string(EndpointSliceStrategy.managedBy)
-            return merged
-        }()
-        let owner: JSON = ["apiVersion": "v1", "kind": "Service", "name": .string(name), "uid": .string(ObjectMeta.uid(of: service)),
-                           "controller": true, "blockOwnerDeletion": true]
+    /// Slice bodies by name: PREFIX + the port list's suffix (+ "-N" past the first 100 endpoints).
+    static func sliceBodies(_ groups: [EndpointsBuilder.Group], prefix: String, namespace: String, keepEmpty: Bool) -> [String: JSON] {
         var wanted: [String: JSON] = [:]
-        for group in groups.isEmpty ? [EndpointsBuilder.Group(ports: [], endpoints: [])] : groups {
-            let base = name + "-" + EndpointsBuilder.sliceSuffix(group.ports)
+        for group in groups.isEmpty && keepEmpty ? [EndpointsBuilder.Group(ports: [], endpoints: [])] : groups {
+            let base = prefix + EndpointsBuilder.sliceSuffix(group.ports)
             for (index, chunk) in EndpointsBuilder.chunks(group).enumerated() {
                 wanted[index == 0 ? base : base + "-\(index + 1)"] = EndpointsBuilder.sliceBody(chunk, namespace: namespace)
             }
         }
-        for slice in existingSlices where wanted[ObjectMeta.name(of: slice)] == nil {
-            try? await client.delete(Self.slices, namespace: namespace, name: ObjectMeta.name(of: slice), gracePeriodSeconds: nil)
-        }
+        return wanted
+    }
+
+    func deleteSlice(_ slice: JSON) async throws {
+        try await client.delete(Self.slices, namespace: ObjectMeta.namespace(of: slice), name: ObjectMeta.name(of: slice), gracePeriodSeconds: nil)
+    }
+
+    /// Makes the slices `existing` (one manager's) equal to `wanted`: stale ones deleted, changed ones updated, new ones created.
+    func writeSlices(_ wanted: [String: JSON], existing: [JSON], namespace: String, labels: JSON, owner: JSON) async throws {
+        for slice in existing where wanted[ObjectMeta.name(of: slice)] == nil { try? await deleteSlice(slice) }
         for (sliceName, body) in wanted.sorted(by: { $0.key < $1.key }) {
-            if let current = existingSlices.first(where: { ObjectMeta.name(of: $0) == sliceName }) {
+            if let current = existing.first(where: { ObjectMeta.name(of: $0) == sliceName }) {
                 let same = ["addressType", "endpoints", "ports"].allSatisfy { (current[$0] ?? .null) == (body[$0] ?? .null) }
-                    && (current[path: ["metadata", "labels"]] ?? .emptyObject) == sliceLabels
+                    && (current[path: ["metadata", "labels"]] ?? .emptyObject) == labels
                 if same { continue }
                 try await client.modify(Self.slices, namespace: namespace, name: sliceName, status: false) { object in
                     for field in ["addressType", "endpoints", "ports"] { object[field] = body[field] }
-                    object[path: ["metadata", "labels"]] = sliceLabels
+                    object[path: ["metadata", "labels"]] = labels
                     object[path: ["metadata", "ownerReferences"]] = [owner]
                 }
             } else {
                 var object = body
                 object["apiVersion"] = "discovery.k8s.io/v1"
                 object["kind"] = "EndpointSlice"
-                object["metadata"] = ["name": .string(sliceName), "namespace": .string(namespace), "labels": sliceLabels, "ownerReferences": [owner]]
+                object["metadata"] = ["name": .string(sliceName), "namespace": .string(namespace), "labels": labels, "ownerReferences": [owner]]
                 try await client.create(Self.slices, namespace: namespace, object: object)
             }
         }

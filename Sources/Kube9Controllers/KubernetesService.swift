@@ -49,10 +49,16 @@ public enum KubernetesService {
                                   "ports": [["name": "https", "port": .int(Int64(port)), "protocol": "TCP"]]]]
             if client.get(endpoints, namespace: namespace, name: name) == nil {
                 try await client.create(endpoints, namespace: namespace, object: [
-                    "apiVersion": "v1", "kind": "Endpoints", "metadata": ["name": .string(name), "namespace": .string(namespace)], "subsets": subsets,
+                    "apiVersion": "v1", "kind": "Endpoints", "subsets": subsets,
+                    // Its slice is written here too: the mirroring controller leaves it alone.
+                    "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": [EndpointsMirror.skipMirrorLabel: "true"]],
                 ])
-            } else if client.get(endpoints, namespace: namespace, name: name)?["subsets"] != subsets {
-                try await client.modify(endpoints, namespace: namespace, name: name, status: false) { $0["subsets"] = subsets }
+            } else if let current = client.get(endpoints, namespace: namespace, name: name),
+                      current["subsets"] != subsets || ObjectMeta.labels(of: current)[EndpointsMirror.skipMirrorLabel] != "true" {
+                try await client.modify(endpoints, namespace: namespace, name: name, status: false) { object in
+                    object["subsets"] = subsets
+                    object[path: ["metadata", "labels", EndpointsMirror.skipMirrorLabel]] = "true"
+                }
             }
             let slice: JSON = ["addressType": "IPv4",
                                "endpoints": [["addresses": [.string(address.description)], "conditions": ["ready": true, "serving": true, "terminating": false]]],

@@ -5,9 +5,9 @@ import Logging
 @testable import Kube9Server
 import Testing
 
-/// [K6] The endpoints of large services (EndpointSlices of 100, Endpoints cut at 1,000) and the
-/// API server's own `kubernetes` service.
-@Suite("services: large endpoint sets, the kubernetes service", .serialized)
+/// [K6] The endpoints of large services (EndpointSlices of 100, Endpoints cut at 1,000), slices
+/// mirrored from hand-written Endpoints, and the API server's own `kubernetes` service.
+@Suite("services: large endpoint sets, mirrored Endpoints, the kubernetes service", .serialized)
 struct ServiceEndpointsScaleTests {
     static let slices = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dweb"
 
@@ -59,6 +59,51 @@ struct ServiceEndpointsScaleTests {
             let cut = try await Self.waitFor(server, "/api/v1/namespaces/default/endpoints/web", seconds: 10) { Self.addresses($0) == 150 }
             #expect(Self.addresses(cut) == 150)
             #expect(cut[path: ["metadata", "annotations", "endpoints.kubernetes.io/over-capacity"]] == nil, "\(cut.text)")
+        }
+    }
+
+    @Test("a selector-less service's hand-written Endpoints are mirrored into slices, follow their edits, stop at skip-mirror, and go with the service")
+    func mirroring() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            let service: JSON = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                                 "spec": ["ports": [["name": "http", "port": 80, "targetPort": 8080]]]]
+            #expect(try await server.call(.post, ServiceAPITests.services, json: service).status == 201)
+            var endpoints: JSON = ["apiVersion": "v1", "kind": "Endpoints", "metadata": ["name": "web", "labels": ["team": "a"]],
+                                   "subsets": [["addresses": [["ip": "192.0.2.10"], ["ip": "192.0.2.11", "nodeName": "n1"]],
+                                                "notReadyAddresses": [["ip": "192.0.2.12"]],
+                                                "ports": [["name": "http", "port": 8080, "protocol": "TCP"]]]]]
+            let created = try await server.call(.post, "/api/v1/namespaces/default/endpoints", json: endpoints)
+            #expect(created.status == 201, "\(created.text)")
+            let mirrored = try await Self.waitFor(server, Self.slices, seconds: 10) { Self.sliceSizes($0) == [3] }
+            let slice = mirrored["items"]?.arrayValue?.first ?? .null
+            #expect(slice[path: ["metadata", "labels", "endpointslice.kubernetes.io/managed-by"]] == "endpointslicemirroring-controller.k8s.io", "\(mirrored.text)")
+            #expect(slice[path: ["metadata", "labels", "team"]] == "a")
+            #expect(slice["ports"] == [["name": "http", "port": 8080, "protocol": "TCP"]])
+            let ready = (slice["endpoints"]?.arrayValue ?? []).map { ($0["addresses"]?.arrayValue?.first?.stringValue ?? "", $0[path: ["conditions", "ready"]]?.boolValue ?? true) }
+            #expect(ready.map(\.0) == ["192.0.2.10", "192.0.2.11", "192.0.2.12"] && ready.map(\.1) == [true, true, false], "\(slice.text)")
+            // The controller did not rewrite the owner's Endpoints.
+            let stored = try await server.call(.get, "/api/v1/namespaces/default/endpoints/web").json
+            #expect(Self.addresses(stored) == 3 && ObjectMeta.labels(of: stored)["team"] == "a")
+
+            endpoints = stored
+            endpoints["subsets"] = [["addresses": [["ip": "192.0.2.20"]], "ports": [["name": "http", "port": 9090, "protocol": "TCP"]]]]
+            #expect(try await server.call(.put, "/api/v1/namespaces/default/endpoints/web", json: endpoints).status == 200)
+            let edited = try await Self.waitFor(server, Self.slices, seconds: 10) {
+                $0["items"]?.arrayValue?.first?["ports"] == [["name": "http", "port": 9090, "protocol": "TCP"]]
+            }
+            #expect(Self.sliceSizes(edited) == [1], "\(edited.text)")
+
+            let optOut: JSON = ["metadata": ["labels": ["endpointslice.kubernetes.io/skip-mirror": "true"]]]
+            #expect(try await server.call(.patch, "/api/v1/namespaces/default/endpoints/web", json: optOut, contentType: "application/merge-patch+json").status == 200)
+            let skipped = try await Self.waitFor(server, Self.slices, seconds: 10) { $0["items"]?.arrayValue?.isEmpty == true }
+            #expect(skipped["items"]?.arrayValue?.isEmpty == true, "\(skipped.text)")
+
+            let back: JSON = ["metadata": ["labels": ["endpointslice.kubernetes.io/skip-mirror": nil]]]
+            #expect(try await server.call(.patch, "/api/v1/namespaces/default/endpoints/web", json: back, contentType: "application/merge-patch+json").status == 200)
+            _ = try await Self.waitFor(server, Self.slices, seconds: 10) { Self.sliceSizes($0) == [1] }
+            #expect(try await server.call(.delete, ServiceAPITests.services + "/web").status == 200)
+            let gone = try await Self.waitFor(server, Self.slices, seconds: 10) { $0["items"]?.arrayValue?.isEmpty == true }
+            #expect(gone["items"]?.arrayValue?.isEmpty == true, "\(gone.text)")
         }
     }
 
