@@ -50,18 +50,22 @@ public enum EndpointsBuilder {
     public static let maximumEndpointsAddresses = 1000
     public static let overCapacityAnnotation = "endpoints.kubernetes.io/over-capacity"
 
-    /// The groups cut to `maximumEndpointsAddresses` endpoints in all (ready ones kept first),
-    /// and whether anything was cut.
+    /// The groups as the Endpoints object shows them (terminating pods left out, unless ready
+    /// because the service publishes not-ready addresses), cut to `maximumEndpointsAddresses` in
+    /// all: ready endpoints first across every group, then not-ready ones; and whether anything was cut.
     public static func truncatedForEndpoints(_ groups: [Group]) -> ([Group], Bool) {
-        let total = groups.reduce(0) { $0 + $1.endpoints.count }
-        guard total > maximumEndpointsAddresses else { return (groups, false) }
+        let shown = groups.map { group in Group(ports: group.ports, endpoints: group.endpoints.filter { $0.ready || !$0.terminating }) }
+        guard shown.reduce(0, { $0 + $1.endpoints.count }) > maximumEndpointsAddresses else { return (shown, false) }
         var left = maximumEndpointsAddresses
-        let cut = groups.map { group -> Group in
-            let kept = Array((group.endpoints.filter(\.ready) + group.endpoints.filter { !$0.ready }).prefix(left))
-            left -= kept.count
-            return Group(ports: group.ports, endpoints: kept)
+        var kept = shown.map { Group(ports: $0.ports, endpoints: []) }
+        for wantReady in [true, false] {
+            for (index, group) in shown.enumerated() {
+                let taken = Array(group.endpoints.filter { $0.ready == wantReady }.prefix(left))
+                left -= taken.count
+                kept[index].endpoints += taken
+            }
         }
-        return (cut, true)
+        return (kept, true)
     }
 
     /// True when `pod` matches the selector of `service` (a service without a selector matches nothing).

@@ -248,8 +248,8 @@ public final class EndpointsController: Sendable {
 
     /// Makes the slices `existing` (one manager's) equal to `wanted`: stale ones deleted, changed ones updated, new ones created.
     func writeSlices(_ wanted: [String: JSON], existing: [JSON], namespace: String, labels: JSON, owner: JSON) async throws {
-        for slice in existing where wanted[ObjectMeta.name(of: slice)] == nil { try? await deleteSlice(slice) }
-        for (sliceName, body) in wanted.sorted(by: { $0.key < $1.key }) {
+        // Creates and updates before deletes, so an endpoint moving between slices is never in none.
+        for (sliceName, body) in wanted.sorted(by: { ($0.key.count, $0.key) < ($1.key.count, $1.key) }) {
             if let current = existing.first(where: { ObjectMeta.name(of: $0) == sliceName }) {
                 let same = ["addressType", "endpoints", "ports"].allSatisfy { (current[$0] ?? .null) == (body[$0] ?? .null) }
                     && (current[path: ["metadata", "labels"]] ?? .emptyObject) == labels
@@ -267,5 +267,6 @@ public final class EndpointsController: Sendable {
                 try await client.create(Self.slices, namespace: namespace, object: object)
             }
         }
+        for slice in existing where wanted[ObjectMeta.name(of: slice)] == nil { try? await deleteSlice(slice) }
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Kube9Model
 import Logging
 
@@ -16,11 +19,31 @@ public enum KubernetesService {
     static let endpoints = EndpointsStrategy().type
     static let slices = EndpointSliceStrategy().type
 
-    /// The address pods reach the server at: the listening IPv4 address, 127.0.0.1 for the
-    /// wildcard or localhost; nil for anything else (an IPv6 or unresolved host).
+    /// The address pods reach the server at: the listening IPv4 address; for the wildcard, the
+    /// host's first non-loopback IPv4 address (proxies on other hosts cannot dial a loopback
+    /// one), or 127.0.0.1 when it has none; 127.0.0.1 for localhost; nil for anything else (an
+    /// IPv6 or unresolved host).
     public static func endpointAddress(listeningOn host: String) -> IPv4Address? {
-        if host == "0.0.0.0" || host == "localhost" { return IPv4Address(127, 0, 0, 1) }
+        if host == "0.0.0.0" { return firstHostAddress() ?? IPv4Address(127, 0, 0, 1) }
+        if host == "localhost" { return IPv4Address(127, 0, 0, 1) }
         return IPv4Address(host)
+    }
+
+    /// The first IPv4 address of an interface that is up and not loopback.
+    public static func firstHostAddress() -> IPv4Address? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return nil }
+        defer { freeifaddrs(list) }
+        var entry = list
+        while let current = entry {
+            defer { entry = current.pointee.ifa_next }
+            let flags = Int32(bitPattern: current.pointee.ifa_flags)
+            guard let address = current.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+                  flags & Int32(IFF_UP) != 0, flags & Int32(IFF_LOOPBACK) == 0 else { continue }
+            let ipv4 = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPv4Address(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+            return ipv4
+        }
+        return nil
     }
 
     /// Creates or updates the service, its Endpoints and its EndpointSlice. Failures are
@@ -36,10 +59,10 @@ public enum KubernetesService {
                 if let clusterIP { service[path: ["spec", "clusterIP"]] = .string(clusterIP.description) }
                 do {
                     try await client.create(services, namespace: namespace, object: service)
-                } catch {
+                } catch let error as APIError where clusterIP != nil && error.names(field: "spec.clusterIP") {
                     // Its address went to another service (data from before kube9 kept it): take any.
                     logger.warning("the kubernetes service cannot have \(clusterIP?.description ?? "-"): \(error); allocating another")
-                    service[path: ["spec", "clusterIP"]] = nil
+                    service[path: ["spec", "clusterIP"]] = Optional<JSON>.none
                     try await client.create(services, namespace: namespace, object: service)
                 }
             } else if client.get(services, namespace: namespace, name: name)?[path: ["spec", "ports"]] != ports {

@@ -185,3 +185,11 @@ public enum APIError: Error, Sendable, Equatable {
         return status
     }
 }
+
+extension APIError {
+    /// Whether this is a 422 with a cause naming `field`.
+    public func names(field: String) -> Bool {
+        guard case .invalid(_, _, _, let causes) = self else { return false }
+        return causes.contains { $0.field == field }
+    }
+}

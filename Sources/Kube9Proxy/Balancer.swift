@@ -69,7 +69,7 @@ public final class Balancer: Sendable {
         }
         if let sticky { return sticky }
         let index = usePolicy ? choose(service, candidates: candidates, counts: counts, seq: seq, clientIP: clientIP, clientPort: clientPort, now: now)
-            : Int(seq % Int64(candidates.count))
+            : Self.roundRobin(seq, count: candidates.count)
         let chosen = candidates[index]
         ports.withLock { ports in
             Self.withState(&ports, service.key) { state in
@@ -78,10 +78,11 @@ public final class Balancer: Sendable {
                 if let seconds = service.affinitySeconds {
                     state.affinity[clientIP] = (Self.key(chosen), now)
                     if state.affinity.count > Self.maximumAffinityEntries {
-                        // Expired entries go first; if the table is still full, it starts over.
+                        // Expired entries go first; unless that leaves room for a quarter more, the
+                        // table starts over (so the filter does not run again at the next pick).
                         let timeout = UInt64(clamping: seconds) &* 1_000_000_000
                         state.affinity = state.affinity.filter { $0.value.1 <= now && now &- $0.value.1 <= timeout }
-                        if state.affinity.count > Self.maximumAffinityEntries { state.affinity = [:] }
+                        if state.affinity.count > Self.maximumAffinityEntries * 3 / 4 { state.affinity = [:] }
                     }
                 }
             }
@@ -90,6 +91,9 @@ public final class Balancer: Sendable {
     }
 
     static let maximumAffinityEntries = 100_000
+
+    /// Round robin's index for turn `seq` among `count` (> 0) candidates.
+    static func roundRobin(_ seq: Int64, count: Int) -> Int { Int(UInt64(bitPattern: seq) % UInt64(count)) }
     /// Picks waiting for the Lua threads past which new connections get round robin at once.
     public static let maximumQueuedPicks = 1024
 
@@ -101,7 +105,7 @@ public final class Balancer: Sendable {
     /// The policy's index into `candidates` (0-based), or round robin when it fails.
     func choose(_ service: ServiceTable.ServicePort, candidates: [ServiceTable.Endpoint], counts: [Counts], seq: Int64,
                 clientIP: String, clientPort: Int, now: UInt64) -> Int {
-        let fallback = Int(seq % Int64(candidates.count))
+        let fallback = Self.roundRobin(seq, count: candidates.count)
         guard let policy = host.policy(slot: .loadbalancer, name: service.policy) else {
             report(service, version: "missing", "no loadbalancer policy named \(service.policy) is installed; using round robin")
             return fallback

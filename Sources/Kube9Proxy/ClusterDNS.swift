@@ -151,14 +151,13 @@ public final class ClusterDNS: Sendable {
         return channel
     }
 
-    /// Closes every socket `listen` opened and stops the DNS event loop.
+    /// Closes every socket `listen` and `listenTCP` opened (the event loop group is the caller's).
     public func close() {
         let open = channels.withLock { channels -> [any Channel] in
             defer { channels = [] }
             return channels
         }
         for channel in open { channel.close(promise: nil) }
-        group.shutdownGracefully { _ in }
     }
 }
 

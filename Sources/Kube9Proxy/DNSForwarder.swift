@@ -37,13 +37,7 @@ public final class DNSForwarder {
     /// The IPv4 `nameserver` lines of a resolv.conf, as "ip:53", without `excluding` (the
     /// cluster DNS itself: forwarding to it would loop).
     public static func nameservers(resolvConf text: String, excluding: String?) -> [String] {
-        text.split(separator: "\n").compactMap { line in
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard fields.count >= 2, fields[0] == "nameserver" else { return nil }
-            let server = String(fields[1])
-            guard server != excluding, IPv4Address(server) != nil else { return nil }
-            return server + ":53"
-        }
+        PodDNS.parse(resolvConf: text).nameservers.filter { $0 != excluding && IPv4Address($0) != nil }.map { $0 + ":53" }
     }
 
     /// Opens the socket towards the upstreams (an ephemeral port on this event loop).

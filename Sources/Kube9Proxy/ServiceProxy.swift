@@ -68,6 +68,11 @@ public final class ServiceProxy: Sendable {
     let slices: ListWatch
     let policies: ListWatch
     let running = Atomic<Bool>(true)
+    let started = Atomic<Bool>(false)
+    /// Signalled when the sync loop returns.
+    let syncLoopEnded = DispatchSemaphore(value: 0)
+    /// The cluster DNS's own event loop (a flood of queries must not hold the relay's).
+    let dnsGroup: MultiThreadedEventLoopGroup
     /// Frontends that could not be opened, with the reason (shown by the agent's log).
     let failed = Mutex<[ServiceTable.Frontend: String]>([:])
 
@@ -93,7 +98,9 @@ public final class ServiceProxy: Sendable {
         self.services = services
         self.slices = slices
         // DNS answers on a loop of its own: a flood of queries must not hold the loop that relays connections.
-        dns = ClusterDNS(domain: configuration.clusterDomain, upstreams: configuration.dnsUpstreams, group: MultiThreadedEventLoopGroup(numberOfThreads: 1), logger: logger) { (services.items, slices.items) }
+        let dnsGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.dnsGroup = dnsGroup
+        dns = ClusterDNS(domain: configuration.clusterDomain, upstreams: configuration.dnsUpstreams, group: dnsGroup, logger: logger) { (services.items, slices.items) }
         policies = ListWatch(serverURL: configuration.serverURL, path: "/apis/kube9.io/v1/policies?fieldSelector=spec.slot%3Dloadbalancer",
                              logger: logger, onChange: mark)
     }
@@ -126,6 +133,7 @@ public final class ServiceProxy: Sendable {
                 logger.warning("service proxy: the cluster DNS cannot listen on \(address):53, so pods cannot resolve service names through this node: \(error)")
             }
         }
+        started.store(true, ordering: .releasing)
         let thread = Thread { [self] in syncLoop() }
         thread.stackSize = 1 << 20
         thread.start()
@@ -136,9 +144,12 @@ public final class ServiceProxy: Sendable {
         services.stop()
         slices.stop()
         policies.stop()
+        // The sync loop may be binding listeners: let it finish (a loop pass is short) so none opens after the close.
+        if started.load(ordering: .acquiring) { _ = syncLoopEnded.wait(timeout: .now() + 5) }
         tcp.closeAll()
         udp.closeAll()
         dns.close()
+        dnsGroup.shutdownGracefully { _ in }
     }
 
     /// Records a `LoadBalancerPolicyFailed` Warning event on the service (on a thread of its own: it is an HTTP call).
@@ -181,12 +192,14 @@ public final class ServiceProxy: Sendable {
                     return Set(current.frontends.keys) != Set(fresh.frontends.keys)
                 }
                 if changed { retry.record(failed: reconcileListeners(Set(fresh.frontends.keys)), now: now) }
-            } else if retry.isDue(now: now) {
+            }
+            if retry.isDue(now: now), running.load(ordering: .acquiring) {
                 // A frontend that could not listen (its port was taken, its address not yet local) is tried again.
                 retry.record(failed: reconcileListeners(shared.table.withLock { Set($0.frontends.keys) }), now: now)
             }
             usleep(20_000)
         }
+        syncLoopEnded.signal()
     }
 
     /// Opens and closes listeners for `wanted`; logs frontends that newly fail or recover.

@@ -191,10 +191,13 @@ public final class DockerRuntime: ContainerRuntime {
         var hostConfig: JSON = ["NetworkMode": .string(network), "Init": true]
         // resolv.conf as the kubelet writes it for the pod's dnsPolicy and dnsConfig (none of
         // these: Docker's copy of the node's); the pod's containers share it.
-        if let dns = PodDNS.resolve(spec: spec, namespace: pod.namespace, clusterDNS: clusterDNS, domain: clusterDomain) {
+        let node = PodDNS.parse(resolvConf: (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? "")
+        if let dns = PodDNS.resolve(spec: spec, namespace: pod.namespace, clusterDNS: clusterDNS, domain: clusterDomain, node: node) {
+            // Docker fills what is left empty from the host's file: "." is an empty search list
+            // and ndots:1 the resolver's default, so a pod gets exactly its settings.
             if !dns.nameservers.isEmpty { hostConfig["Dns"] = .array(dns.nameservers.map(JSON.string)) }
-            if !dns.searches.isEmpty { hostConfig["DnsSearch"] = .array(dns.searches.map(JSON.string)) }
-            if !dns.options.isEmpty { hostConfig["DnsOptions"] = .array(dns.options.map(JSON.string)) }
+            hostConfig["DnsSearch"] = .array((dns.searches.isEmpty ? ["."] : dns.searches).map(JSON.string))
+            hostConfig["DnsOptions"] = .array((dns.options.isEmpty ? ["ndots:1"] : dns.options).map(JSON.string))
         }
         let body: JSON = [
             "Image": .string(sandboxImage), "Cmd": ["/bin/busybox", "sleep", "2147483647"],

@@ -101,8 +101,14 @@ public struct APIServer: Sendable {
         let kubeconfigPath = configuration.kubeconfigPath
         let kubernetesIP = configuration.serviceRanges.kubernetesIP
         // Kept as kube-apiserver keeps it: at start and every 10 s (a deleted one comes back).
-        let keeper = Mutex<Task<Void, Never>?>(nil)
-        defer { keeper.withLock { $0?.cancel() } }
+        // `stopped`: run returned (perhaps while the first ensure ran): no loop may start after it.
+        let keeper = Mutex<(task: Task<Void, Never>?, stopped: Bool)>((nil, false))
+        defer {
+            keeper.withLock { state in
+                state.stopped = true
+                state.task?.cancel()
+            }
+        }
         let app = Application(
             responder: handler,
             server: HTTP10Close.server,
@@ -121,8 +127,9 @@ public struct APIServer: Sendable {
                 if let endpoint = KubernetesService.endpointAddress(listeningOn: host) {
                     let cluster = stack.cluster
                     await KubernetesService.ensure(client: cluster, clusterIP: kubernetesIP, address: endpoint, port: port, logger: logger)
-                    keeper.withLock {
-                        $0 = Task {
+                    keeper.withLock { state in
+                        guard !state.stopped else { return }
+                        state.task = Task {
                             while (try? await Task.sleep(for: .seconds(10))) != nil {
                                 await KubernetesService.ensure(client: cluster, clusterIP: kubernetesIP, address: endpoint, port: port, logger: logger)
                             }

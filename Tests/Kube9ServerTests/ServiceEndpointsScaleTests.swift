@@ -1,5 +1,5 @@
 import Foundation
-import Kube9Controllers
+@testable import Kube9Controllers
 import Kube9Model
 import Logging
 @testable import Kube9Server
@@ -62,6 +62,22 @@ struct ServiceEndpointsScaleTests {
         }
     }
 
+    @Test("Endpoints truncation: terminating pods are not counted; ready endpoints are kept first across every port group")
+    func truncation() {
+        func endpoints(_ count: Int, ready: Bool, terminating: Bool = false, base: Int) -> [EndpointsBuilder.Endpoint] {
+            (0..<count).map { EndpointsBuilder.Endpoint(ip: "10.\(base).\($0 / 250).\($0 % 250 + 1)", ready: ready, serving: ready, terminating: terminating,
+                                                        nodeName: "", podName: "p\(base)-\($0)", podUID: "", weight: nil) }
+        }
+        let notCut = EndpointsBuilder.truncatedForEndpoints([EndpointsBuilder.Group(ports: [], endpoints: endpoints(980, ready: true, base: 1) + endpoints(30, ready: false, terminating: true, base: 2))])
+        #expect(!notCut.1 && notCut.0.first?.endpoints.count == 980)
+        let first = EndpointsBuilder.Group(ports: [["port": 80]], endpoints: endpoints(600, ready: false, base: 3) + endpoints(10, ready: false, terminating: true, base: 4))
+        let second = EndpointsBuilder.Group(ports: [["port": 81]], endpoints: endpoints(500, ready: true, base: 5))
+        let (kept, cut) = EndpointsBuilder.truncatedForEndpoints([first, second])
+        #expect(cut)
+        #expect(kept.map { $0.endpoints.count } == [500, 500])
+        #expect(kept[1].endpoints.allSatisfy(\.ready) && !kept[0].endpoints.contains(where: \.terminating))
+    }
+
     @Test("a selector-less service's hand-written Endpoints are mirrored into slices, follow their edits, stop at skip-mirror, and go with the service")
     func mirroring() async throws {
         try await InProcessServer.with(scheduler: false) { server in
@@ -109,7 +125,9 @@ struct ServiceEndpointsScaleTests {
 
     @Test("the kubernetes service: 10.96.0.1:443 towards the server's address and port, left alone by the endpoints controller, put back when changed")
     func kubernetesService() async throws {
-        #expect(KubernetesService.endpointAddress(listeningOn: "0.0.0.0") == IPv4Address(127, 0, 0, 1))
+        // The wildcard: an address other hosts can dial (this machine has one besides loopback).
+        let wildcard = KubernetesService.endpointAddress(listeningOn: "0.0.0.0")
+        #expect(wildcard != nil && wildcard == KubernetesService.firstHostAddress() && wildcard.map { $0.value >> 24 != 127 } == true, "\(String(describing: wildcard))")
         #expect(KubernetesService.endpointAddress(listeningOn: "localhost") == IPv4Address(127, 0, 0, 1))
         #expect(KubernetesService.endpointAddress(listeningOn: "10.1.2.3") == IPv4Address(10, 1, 2, 3))
         #expect(KubernetesService.endpointAddress(listeningOn: "::1") == nil)

@@ -45,7 +45,7 @@ public struct PodDNS: Sendable, Equatable {
         if searches.count > maximumSearches {
             causes.append(.invalid("spec.dnsConfig.searches", .array(searches), "must not have more than \(maximumSearches) search paths"))
         }
-        if searches.compactMap(\.stringValue).reduce(0, { $0 + $1.utf8.count + 1 }) > maximumSearchListCharacters {
+        if searches.compactMap(\.stringValue).joined(separator: " ").utf8.count > maximumSearchListCharacters {
             causes.append(.invalid("spec.dnsConfig.searches", nil, "must not have more than \(maximumSearchListCharacters) characters (including spaces) in the search list"))
         }
         for (index, search) in searches.enumerated() {
@@ -61,10 +61,27 @@ public struct PodDNS: Sendable, Equatable {
         }
     }
 
+    /// The settings of a resolv.conf text: `nameserver`, `search` (or `domain`) and `options`
+    /// lines, as the resolver reads them (the last search line wins; comments ignored).
+    public static func parse(resolvConf text: String) -> PodDNS {
+        var settings = PodDNS(nameservers: [], searches: [], options: [])
+        for line in text.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let keyword = fields.first, !keyword.hasPrefix("#"), !keyword.hasPrefix(";") else { continue }
+            switch keyword {
+            case "nameserver" where fields.count >= 2: settings.nameservers.append(fields[1])
+            case "search", "domain": settings.searches = Array(fields.dropFirst())
+            case "options": settings.options += fields.dropFirst()
+            default: continue
+            }
+        }
+        return settings
+    }
+
     /// The settings for a pod of `namespace` with `spec`, given the node's cluster DNS address
-    /// (nil when it runs none) and the cluster domain. nil means the node's own settings; no
-    /// nameservers (a Default pod with extra searches or options) means the node's nameservers.
-    public static func resolve(spec: JSON, namespace: String, clusterDNS: String?, domain: String) -> PodDNS? {
+    /// (nil when it runs none), the cluster domain and the node's own settings (its resolv.conf,
+    /// the base of `Default`). nil means the node's settings unchanged.
+    public static func resolve(spec: JSON, namespace: String, clusterDNS: String?, domain: String, node: PodDNS) -> PodDNS? {
         var base: PodDNS?
         switch spec["dnsPolicy"]?.stringValue ?? "ClusterFirst" {
         case "None":
@@ -77,7 +94,7 @@ public struct PodDNS: Sendable, Equatable {
             }
         }
         guard let config = spec["dnsConfig"], config.objectValue != nil else { return base }
-        var merged = base ?? PodDNS(nameservers: [], searches: [], options: [])
+        var merged = base ?? node
         for server in config["nameservers"]?.arrayValue?.compactMap(\.stringValue) ?? [] where !merged.nameservers.contains(server) {
             merged.nameservers.append(server)
         }
