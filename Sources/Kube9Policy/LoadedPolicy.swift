@@ -16,6 +16,12 @@ final class PolicyInstance: @unchecked Sendable {
     /// Which mirror this state holds node views of, and up to which change.
     var mirror: Int?
     var mirrorSequence = -1
+    /// The endpoint sets (service port key → signature) the state holds for `pick`, and how
+    /// many endpoints they hold in all.
+    var endpointSets: [String: Int64] = [:]
+    var endpointsKept = 0
+    /// The state's endpoint sets must be dropped at the next pick (a pick failed midway).
+    var endpointSetsStale = false
 
     init(state: LuaState, module: LuaReference, internals: PDK.Internals) {
         self.state = state
@@ -219,6 +225,52 @@ public final class LoadedPolicy: Sendable {
             let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
             record(since: start, failure: policyError)
             logger.warning("policy call failed", metadata: ["policy": "\(source.slot.rawValue)/\(source.name)", "hook": "\(hook)", "error": "\(policyError)"])
+            throw policyError
+        }
+    }
+
+    /// Endpoints a state keeps for `pick` (a few MiB of its memory cap) before it starts over.
+    static let maximumKeptEndpoints = 20_000
+
+    /// A `loadbalancer` pick, as `call("pick", [service, endpoints, connection])` would make it,
+    /// with the endpoint tables kept in the state between picks: they are sent (built by
+    /// `endpoints`, without counts) only when the state lacks the set `key` with this
+    /// `signature`; `counts` (active, total, failures per endpoint, in order) are written
+    /// into them each time. Returns the policy's first result, unchecked.
+    public func pick(key: String, signature: Int64, endpoints: () -> LuaValue, counts: [Int64], service: LuaValue,
+                     connection: LuaValue) throws(PolicyError) -> LuaValue? {
+        let endpointCount = counts.count / 3
+        guard hooks.contains("pick") else {
+            throw PolicyError(kind: .contract, slot: source.slot, name: source.name, message: "the policy has no hook `pick`")
+        }
+        let instance = try takeInstance()
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            pool.withLock { idle in if idle.count < Self.maximumIdle { idle.append(instance) } }
+        }
+        do {
+            var reset = instance.endpointSetsStale
+            if reset || (instance.endpointSets[key] == nil && instance.endpointsKept + endpointCount > Self.maximumKeptEndpoints) {
+                instance.endpointSets = [:]
+                instance.endpointsKept = 0
+                reset = true
+            }
+            instance.endpointSetsStale = false
+            let countValues: LuaValue = .array(counts.map(LuaValue.integer))
+            func run(_ tables: LuaValue, reset: Bool) throws(LuaError) -> LuaValue? {
+                try instance.state.call(instance.internals.loadBalancerPick, references: [instance.module],
+                                        [.bool(reset), .string(key), tables, countValues, service, connection], limits: source.budget.callLimits).first
+            }
+            var result = try run(instance.endpointSets[key] == signature ? .nil : endpoints(), reset: reset)
+            if result == .string("kube9:resync") { result = try run(endpoints(), reset: false) }
+            if instance.endpointSets.updateValue(signature, forKey: key) == nil { instance.endpointsKept += endpointCount }
+            record(since: start)
+            return result
+        } catch {
+            instance.endpointSetsStale = true
+            let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
+            record(since: start, failure: policyError)
+            logger.warning("policy call failed", metadata: ["policy": "\(source.slot.rawValue)/\(source.name)", "hook": "pick", "error": "\(policyError)"])
             throw policyError
         }
     }

@@ -63,6 +63,9 @@ public enum PDK {
         public let cycle: LuaReference
         /// `mirror_apply(reset, changes)`: applies node view changes to the state's mirror.
         public let mirrorApply: LuaReference
+        /// `lb_pick(policy, reset, key, endpoints_or_nil, counts, service, connection)`: a
+        /// loadbalancer pick over the endpoint tables kept in the state.
+        public let loadBalancerPick: LuaReference
     }
 
     /// Where `print` goes: the server log (tagged with the policy, at info) or a console.
@@ -140,8 +143,8 @@ public enum PDK {
         library.value("status.UNSCHEDULABLE_AND_UNRESOLVABLE", "UnschedulableAndUnresolvable")
         library.value("status.ERROR", "Error")
         let exported = try state.install(library, as: "kube9", prelude: prelude)
-        guard exported.count == 2 else { throw LuaError(kind: .value, message: "kube9 prelude returned \(exported.count) functions, expected 2") }
-        return Internals(cycle: exported[0], mirrorApply: exported[1])
+        guard exported.count == 3 else { throw LuaError(kind: .value, message: "kube9 prelude returned \(exported.count) functions, expected 3") }
+        return Internals(cycle: exported[0], mirrorApply: exported[1], loadBalancerPick: exported[2])
     }
 
     /// `kube9.hash`: a stable 63-bit hash of a string (FNV-1a, then the splitmix64 finalizer so
@@ -163,6 +166,7 @@ public enum PDK {
     local kube9 = ...
     local pairs, ipairs, type, error, tostring, tonumber, select = pairs, ipairs, type, error, tostring, tonumber, select
     local sort, concat, tointeger = table.sort, table.concat, math.tointeger
+    local rawget, rawset, rawlen = rawget, rawset, rawlen
     local write = kube9._print
     kube9._print = nil
 
@@ -333,6 +337,32 @@ public enum PDK {
       return best, reasons, scores
     end
 
-    return cycle, mirror_apply
+    -- The load-balancer pick (see LoadedPolicy.pick): each service port's endpoint tables are
+    -- kept here between picks and sent again only when its endpoints change; a pick rewrites
+    -- their live counts (active, total, failures: three integers per endpoint) and calls the
+    -- policy. A set that is missing or that the policy damaged (length, entries) answers
+    -- "kube9:resync" and the host sends the tables again.
+    local endpoint_sets = {}
+    local function lb_pick(policy, reset, key, endpoints, counts, service, connection)
+      if reset then endpoint_sets = {} end
+      if endpoints ~= nil then
+        endpoint_sets[key] = endpoints
+      else
+        endpoints = endpoint_sets[key]
+        if endpoints == nil then return "kube9:resync" end
+      end
+      local n = rawlen(counts) // 3
+      if rawlen(endpoints) ~= n then endpoint_sets[key] = nil; return "kube9:resync" end
+      for i = 1, n do
+        local e = rawget(endpoints, i)
+        if type(e) ~= "table" then endpoint_sets[key] = nil; return "kube9:resync" end
+        rawset(e, "active", rawget(counts, 3 * i - 2))
+        rawset(e, "total", rawget(counts, 3 * i - 1))
+        rawset(e, "failures", rawget(counts, 3 * i))
+      end
+      return policy.pick(service, endpoints, connection)
+    end
+
+    return cycle, mirror_apply, lb_pick
     """#
 }

@@ -17,11 +17,18 @@ public final class Balancer: Sendable {
         var failures: [UInt64] = []
     }
 
+    /// An endpoint's address (the counts' key: no string is built per pick).
+    struct EndpointKey: Hashable {
+        var ip: String
+        var port: Int
+        var text: String { "\(ip):\(port)" }
+    }
+
     struct PortState {
         var seq: Int64 = 0
-        var counts: [String: Counts] = [:]
-        /// client IP → (endpoint key, last use in uptime nanoseconds).
-        var affinity: [String: (String, UInt64)] = [:]
+        var counts: [EndpointKey: Counts] = [:]
+        /// client IP → (endpoint, last use in uptime nanoseconds).
+        var affinity: [String: (EndpointKey, UInt64)] = [:]
     }
 
     let host: PolicyHost
@@ -38,7 +45,7 @@ public final class Balancer: Sendable {
         self.onPolicyFailure = onPolicyFailure
     }
 
-    static func key(_ endpoint: ServiceTable.Endpoint) -> String { endpoint.key }
+    static func key(_ endpoint: ServiceTable.Endpoint) -> EndpointKey { EndpointKey(ip: endpoint.ip, port: endpoint.port) }
     static let failureWindow: UInt64 = 30_000_000_000
 
     /// The endpoint for a new connection from `clientIP`, leaving out `excluded` (endpoints that
@@ -47,7 +54,7 @@ public final class Balancer: Sendable {
     /// queue up faster than the Lua threads take them).
     public func pick(_ service: ServiceTable.ServicePort, clientIP: String, clientPort: Int, excluding excluded: Set<String> = [],
                      usePolicy: Bool = true) -> ServiceTable.Endpoint? {
-        let candidates = excluded.isEmpty ? service.endpoints : service.endpoints.filter { !excluded.contains(Self.key($0)) }
+        let candidates = excluded.isEmpty ? service.endpoints : service.endpoints.filter { !excluded.contains($0.key) }
         guard !candidates.isEmpty else { return nil }
         let now = DispatchTime.now().uptimeNanoseconds
         // Affinity, turn number and counts, under the lock (the state is changed in place: a
@@ -56,7 +63,7 @@ public final class Balancer: Sendable {
             Self.withState(&ports, service.key) { state in
                 if let seconds = service.affinitySeconds, let (endpointKey, last) = state.affinity[clientIP],
                    last <= now, now &- last <= UInt64(clamping: seconds) &* 1_000_000_000,
-                   let endpoint = candidates.first(where: { Self.key($0) == endpointKey }) {
+                   let endpoint = candidates.first(where: { $0.ip == endpointKey.ip && $0.port == endpointKey.port }) {
                     state.affinity[clientIP] = (endpointKey, now)
                     state.counts[endpointKey, default: Counts()].active += 1
                     state.counts[endpointKey, default: Counts()].total += 1
@@ -110,19 +117,26 @@ public final class Balancer: Sendable {
             report(service, version: "missing", "no loadbalancer policy named \(service.policy) is installed; using round robin")
             return fallback
         }
-        let endpoints: [LuaValue] = zip(candidates, counts).map { endpoint, count in
-            .map(["ip": .string(endpoint.ip), "port": .integer(Int64(endpoint.port)), "pod": .string(endpoint.pod),
-                  "node": .string(endpoint.node), "weight": .integer(Int64(endpoint.weight)), "active": .integer(Int64(count.active)),
-                  "total": .integer(Int64(count.total)),
-                  "failures": .integer(Int64(count.failures.filter { $0 > now || now &- $0 <= Self.failureWindow }.count))])
+        // The endpoint tables stay in the policy's state between picks (sent again when the
+        // candidates change); each pick sends only their counts.
+        var hasher = Hasher()
+        hasher.combine(candidates)
+        let signature = Int64(hasher.finalize())
+        var flatCounts: [Int64] = []
+        flatCounts.reserveCapacity(counts.count * 3)
+        for count in counts {
+            flatCounts.append(Int64(count.active))
+            flatCounts.append(Int64(count.total))
+            flatCounts.append(Int64(count.failures.filter { $0 > now || now &- $0 <= Self.failureWindow }.count))
         }
         let serviceValue: LuaValue = .map(["name": .string(service.name), "namespace": .string(service.namespace),
                                            "port": .integer(Int64(service.port)), "protocol": .string(service.proto)])
         let connection: LuaValue = .map(["client_ip": .string(clientIP), "client_port": .integer(Int64(clientPort)), "seq": .integer(seq)])
         do {
-            let results = try policy.call("pick", [serviceValue, .array(endpoints), connection])
-            guard case .integer(let index)? = results.first, index >= 1, index <= Int64(candidates.count) else {
-                report(service, version: "\(policy.source.version)", "policy \(service.policy) returned \(results.first.map { "\($0.json.text)" } ?? "nothing"), not an index from 1 to \(candidates.count); using round robin")
+            let result = try policy.pick(key: service.key, signature: signature, endpoints: { Self.endpointTables(candidates) }, counts: flatCounts,
+                                         service: serviceValue, connection: connection)
+            guard case .integer(let index)? = result, index >= 1, index <= Int64(candidates.count) else {
+                report(service, version: "\(policy.source.version)", "policy \(service.policy) returned \(result.map { "\($0.json.text)" } ?? "nothing"), not an index from 1 to \(candidates.count); using round robin")
                 return fallback
             }
             return Int(index - 1)
@@ -130,6 +144,14 @@ public final class Balancer: Sendable {
             report(service, version: "\(policy.source.version)", "policy \(service.policy) failed: \(error); using round robin")
             return fallback
         }
+    }
+
+    /// The endpoints as the policy sees them (`active`, `total` and `failures` are written by each pick).
+    static func endpointTables(_ candidates: [ServiceTable.Endpoint]) -> LuaValue {
+        .array(candidates.map { endpoint in
+            .map(["ip": .string(endpoint.ip), "port": .integer(Int64(endpoint.port)), "pod": .string(endpoint.pod),
+                  "node": .string(endpoint.node), "weight": .integer(Int64(endpoint.weight))])
+        })
     }
 
     func report(_ service: ServiceTable.ServicePort, version: String, _ message: String) {
@@ -162,6 +184,8 @@ public final class Balancer: Sendable {
 
     /// Connections per endpoint so far for a service port ("ip:port" → total), for tests and `/stats`.
     public func totals(_ serviceKey: String) -> [String: Int] {
-        ports.withLock { ($0[serviceKey]?.counts ?? [:]).mapValues(\.total) }
+        ports.withLock { ports in
+            Dictionary(uniqueKeysWithValues: (ports[serviceKey]?.counts ?? [:]).map { ($0.key.text, $0.value.total) })
+        }
     }
 }

@@ -158,7 +158,8 @@ function SchedulerPolicy.select(pod, candidates) end
 ---@class kube9.LoadBalancerPolicy
 local LoadBalancerPolicy = {}
 
----Picks the backend for one new connection.
+---Picks the backend for one new connection. The endpoint tables are kept between picks while
+---the endpoints stay the same (only their counts are rewritten): read them, do not change them.
 ---@param service kube9.LBService
 ---@param endpoints kube9.LBEndpoint[] the ready endpoints, sorted by ip and port
 ---@param connection kube9.LBConnection
