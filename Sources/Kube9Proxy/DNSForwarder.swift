@@ -16,6 +16,8 @@ public final class DNSForwarder {
         let question: DNSMessage.Question
         /// Where it was sent: only that server's reply is taken.
         let upstream: SocketAddress
+        /// Which query this is: the timer of an answered query must not end a later one that got its id.
+        let serial: UInt64
     }
     static let maximumPending = 4096
     static let timeout = TimeAmount.seconds(3)
@@ -27,10 +29,16 @@ public final class DNSForwarder {
     private var channel: (any Channel)?
     private var pending: [UInt16: Pending] = [:]
     private var nextUpstream = 0
+    private var nextSerial: UInt64 = 0
 
-    init(upstreams: [SocketAddress], eventLoop: any EventLoop, reply: @escaping (SocketAddress, [UInt8]) -> Void) {
+    /// Draws the id of a query towards the upstream (random; tests pass their own).
+    let idSource: () -> UInt16
+
+    init(upstreams: [SocketAddress], eventLoop: any EventLoop, idSource: @escaping () -> UInt16 = { UInt16.random(in: 0...UInt16.max) },
+         reply: @escaping (SocketAddress, [UInt8]) -> Void) {
         self.upstreams = upstreams
         self.eventLoop = eventLoop
+        self.idSource = idSource
         self.reply = reply
     }
 
@@ -66,20 +74,23 @@ public final class DNSForwarder {
         }
         // A random id (a guessable one lets an off-path sender forge replies); at most 4,096 of
         // 65,536 are taken, so the probe after a few draws ends quickly.
-        var id = UInt16.random(in: 0...UInt16.max)
-        for _ in 0..<4 where pending[id] != nil { id = UInt16.random(in: 0...UInt16.max) }
+        var id = idSource()
+        for _ in 0..<4 where pending[id] != nil { id = idSource() }
         while pending[id] != nil { id &+= 1 }
         let upstream = upstreams[nextUpstream % upstreams.count]
         nextUpstream = (nextUpstream + 1) % upstreams.count
-        pending[id] = Pending(client: client, clientID: (query[0], query[1]), question: question, upstream: upstream)
+        nextSerial &+= 1
+        let serial = nextSerial
+        pending[id] = Pending(client: client, clientID: (query[0], query[1]), question: question, upstream: upstream, serial: serial)
         var outgoing = query
         outgoing[0] = UInt8(id >> 8)
         outgoing[1] = UInt8(id & 0xff)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: upstream, data: channel.allocator.buffer(bytes: outgoing)), promise: nil)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let sentID = id
         eventLoop.scheduleTask(in: Self.timeout) {
             let forwarder = bound.value
-            guard let lost = forwarder.pending.removeValue(forKey: id) else { return }
+            guard forwarder.pending[sentID]?.serial == serial, let lost = forwarder.pending.removeValue(forKey: sentID) else { return }
             forwarder.reply(lost.client, DNSMessage.reply(to: lost.question, code: .serverFailure, answers: []))
         }
     }

@@ -123,6 +123,46 @@ struct DNSForwarderTests {
         #expect(Date().timeIntervalSince(started) < 4.5)
     }
 
+    /// Regression: the timeout of an answered query removed whatever query held its id when it
+    /// fired, so a later query that drew the same id was answered SERVFAIL before its reply came.
+    @Test("a query that reuses an answered query's id is not ended by the old query's timeout")
+    func reusedID() throws {
+        let upstream = try LoopbackUDP()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let replies = FailureLog()
+        let client = try SocketAddress(ipAddress: "127.0.0.1", port: 9)
+        let upstreamAddress = try SocketAddress(ipAddress: "127.0.0.1", port: upstream.port)
+        let forwarder = try loop.submit {
+            NIOLoopBound(DNSForwarder(upstreams: [upstreamAddress], eventLoop: loop, idSource: { 7 }) { _, bytes in
+                replies.add(ClusterDNSTests.code(bytes) == 2 ? "SERVFAIL" : "answer \(bytes.last ?? 0)")
+            }, eventLoop: loop)
+        }.wait()
+        try loop.submit { forwarder.value.start() }.wait()
+        usleep(100_000)
+        func ask(_ name: String) throws {
+            let query = ClusterDNSTests.query(name)
+            let question = try #require(DNSMessage.parseQuery(query))
+            try loop.submit { forwarder.value.forward(query, question: question, from: client) }.wait()
+        }
+        func answer(_ marker: UInt8) throws {
+            let sent = try #require(upstream.receive())
+            #expect(sent.bytes[0] == 0 && sent.bytes[1] == 7)
+            var reply = sent.bytes
+            reply[2] |= 0x80
+            upstream.send(reply + [marker], to: sent.port)
+        }
+        try ask("first.example.org")
+        try answer(1)
+        usleep(1_000_000)
+        try ask("second.example.org")  // the same id: the first is answered
+        usleep(2_500_000)  // the first query's 3 s timer has fired
+        try answer(2)
+        usleep(300_000)
+        #expect(replies.messages == ["answer 1", "answer 2"], "\(replies.messages)")
+    }
+
     @Test("without upstreams, outside names are REFUSED")
     func refusedWithoutUpstreams() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
