@@ -50,7 +50,7 @@ struct ProxyBenchCommand: ParsableCommand {
         lines.append("""
             What limits it (perf, release build, the pick phase): the endpoint tables stay in each policy's Lua \
             state between picks (LoadedPolicy.pick; sent again only when the endpoints change) and a pick sends \
-            only their counts, which took the p50 from about 27 µs to about 10 µs. What is left: about a third is \
+            only their counts, which took the p50 from about 27 µs to 9–15 µs (it varies from run to run). What is left: about a third is \
             the Lua call (arming the budget, the host's driver writing the counts, the policy), the rest Swift \
             around it (the counts gathered under the balancer's lock, the candidates hashed for the cache, the \
             service and connection tables, the call statistics). The keep-alive ratio moves between about 0.33 and \
