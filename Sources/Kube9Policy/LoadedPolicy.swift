@@ -207,8 +207,10 @@ public final class LoadedPolicy: Sendable {
         }
     }
 
-    /// Calls `hook` with `arguments` on a pooled state under the policy's budget.
-    public func call(_ hook: String, _ arguments: [LuaValue]) throws(PolicyError) -> [LuaValue] {
+    /// Runs `body` for `hook` on a pooled state: the hook must exist; the call is timed and
+    /// counted; a failure is logged, turned into a PolicyError, and `onFailure` sees the state.
+    private func withInstance<Result>(hook: String, onFailure: (PolicyInstance) -> Void = { _ in },
+                                      _ body: (PolicyInstance) throws(LuaError) -> Result) throws(PolicyError) -> Result {
         guard hooks.contains(hook) else {
             throw PolicyError(kind: .contract, slot: source.slot, name: source.name, message: "the policy has no hook `\(hook)`")
         }
@@ -218,14 +220,22 @@ public final class LoadedPolicy: Sendable {
             pool.withLock { idle in if idle.count < Self.maximumIdle { idle.append(instance) } }
         }
         do {
-            let results = try instance.state.call(instance.hook(hook), arguments, limits: source.budget.callLimits)
+            let result = try body(instance)
             record(since: start)
-            return results
+            return result
         } catch {
+            onFailure(instance)
             let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
             record(since: start, failure: policyError)
             logger.warning("policy call failed", metadata: ["policy": "\(source.slot.rawValue)/\(source.name)", "hook": "\(hook)", "error": "\(policyError)"])
             throw policyError
+        }
+    }
+
+    /// Calls `hook` with `arguments` on a pooled state under the policy's budget.
+    public func call(_ hook: String, _ arguments: [LuaValue]) throws(PolicyError) -> [LuaValue] {
+        try withInstance(hook: hook) { instance throws(LuaError) in
+            try instance.state.call(instance.hook(hook), arguments, limits: source.budget.callLimits)
         }
     }
 
@@ -240,15 +250,9 @@ public final class LoadedPolicy: Sendable {
     public func pick(key: String, signature: Int64, endpoints: () -> LuaValue, counts: [Int64], service: LuaValue,
                      connection: LuaValue) throws(PolicyError) -> LuaValue? {
         let endpointCount = counts.count / 3
-        guard hooks.contains("pick") else {
-            throw PolicyError(kind: .contract, slot: source.slot, name: source.name, message: "the policy has no hook `pick`")
-        }
-        let instance = try takeInstance()
-        let start = DispatchTime.now().uptimeNanoseconds
-        defer {
-            pool.withLock { idle in if idle.count < Self.maximumIdle { idle.append(instance) } }
-        }
-        do {
+        let countValues: LuaValue = .array(counts.map(LuaValue.integer))
+        // A pick that failed midway may have left its set half-written: the next one starts over.
+        return try withInstance(hook: "pick", onFailure: { $0.endpointSetsStale = true }) { instance throws(LuaError) in
             var reset = instance.endpointSetsStale
             if reset || (instance.endpointSets[key] == nil && instance.endpointsKept + endpointCount > Self.maximumKeptEndpoints) {
                 instance.endpointSets = [:]
@@ -256,7 +260,6 @@ public final class LoadedPolicy: Sendable {
                 reset = true
             }
             instance.endpointSetsStale = false
-            let countValues: LuaValue = .array(counts.map(LuaValue.integer))
             func run(_ tables: LuaValue, reset: Bool) throws(LuaError) -> LuaValue? {
                 try instance.state.call(instance.internals.loadBalancerPick, references: [instance.module],
                                         [.bool(reset), .string(key), tables, countValues, service, connection], limits: source.budget.callLimits).first
@@ -264,14 +267,7 @@ public final class LoadedPolicy: Sendable {
             var result = try run(instance.endpointSets[key] == signature ? .nil : endpoints(), reset: reset)
             if result == .string("kube9:resync") { result = try run(endpoints(), reset: false) }
             if instance.endpointSets.updateValue(signature, forKey: key) == nil { instance.endpointsKept += endpointCount }
-            record(since: start)
             return result
-        } catch {
-            instance.endpointSetsStale = true
-            let policyError = PolicyError.from(error, slot: source.slot, name: source.name, loading: false)
-            record(since: start, failure: policyError)
-            logger.warning("policy call failed", metadata: ["policy": "\(source.slot.rawValue)/\(source.name)", "hook": "pick", "error": "\(policyError)"])
-            throw policyError
         }
     }
 

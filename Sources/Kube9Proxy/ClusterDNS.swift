@@ -167,44 +167,60 @@ public struct DNSConfigurationError: Error, CustomStringConvertible {
     public var description: String { "DNS upstream \"\(upstream)\" is not an IPv4 address and port (ip:port)" }
 }
 
+/// What both DNS transports (DNSHandler over UDP, DNSTCPHandler over TCP) do with one
+/// message: names outside the domain go to the connection's or socket's forwarder, the rest
+/// are answered from the snapshot.
+struct DNSQueries {
+    let domain: String
+    let upstreams: [SocketAddress]
+    let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
+
+    /// A started forwarder on `eventLoop` sending upstream replies through `reply`; nil without upstreams.
+    func makeForwarder(eventLoop: any EventLoop, reply: @escaping (SocketAddress, [UInt8]) -> Void) -> DNSForwarder? {
+        guard !upstreams.isEmpty else { return nil }
+        let forwarder = DNSForwarder(upstreams: upstreams, eventLoop: eventLoop, reply: reply)
+        forwarder.start()
+        return forwarder
+    }
+
+    /// Handles one message from `client`: nil when it is not a query; an empty reply when it
+    /// was forwarded (the answer comes later through the forwarder); else the answer, cut to `maximumBytes`.
+    func respond(_ bytes: [UInt8], from client: SocketAddress?, forwarder: DNSForwarder?, maximumBytes: Int) -> [UInt8]? {
+        guard let question = DNSMessage.parseQuery(bytes) else { return nil }
+        if let forwarder, let client, ClusterDNS.isForwarded(question, domain: domain) {
+            forwarder.forward(bytes, question: question, from: client)
+            return []
+        }
+        let (services, slices) = snapshot()
+        return ClusterDNS.answer(question, domain: domain, services: services, slices: slices, maximumBytes: maximumBytes)
+    }
+}
+
 /// Answers each datagram (or forwards it, for names outside the domain); a datagram that is
 /// not a query gets no reply.
 final class DNSHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-    let domain: String
-    let upstreams: [SocketAddress]
-    let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
+    let queries: DNSQueries
     private var forwarder: DNSForwarder?
 
     init(domain: String, upstreams: [SocketAddress], snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
-        self.domain = domain
-        self.upstreams = upstreams
-        self.snapshot = snapshot
+        queries = DNSQueries(domain: domain, upstreams: upstreams, snapshot: snapshot)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard !upstreams.isEmpty else { return }
         let channel = context.channel
-        let forwarder = DNSForwarder(upstreams: upstreams, eventLoop: context.eventLoop) { client, bytes in
+        forwarder = queries.makeForwarder(eventLoop: context.eventLoop) { client, bytes in
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: channel.allocator.buffer(bytes: bytes)), promise: nil)
         }
-        forwarder.start()
-        self.forwarder = forwarder
     }
 
     func handlerRemoved(context: ChannelHandlerContext) { forwarder?.stop() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let bytes = Array(buffer: envelope.data)
-        guard let question = DNSMessage.parseQuery(bytes) else { return }
-        if let forwarder, ClusterDNS.isForwarded(question, domain: domain) {
-            forwarder.forward(bytes, question: question, from: envelope.remoteAddress)
-            return
-        }
-        let (services, slices) = snapshot()
-        let reply = ClusterDNS.answer(question, domain: domain, services: services, slices: slices)
+        guard let reply = queries.respond(Array(buffer: envelope.data), from: envelope.remoteAddress, forwarder: forwarder, maximumBytes: 512),
+              !reply.isEmpty else { return }
         let buffer = context.channel.allocator.buffer(bytes: reply)
         context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: buffer)), promise: nil)
     }

@@ -77,42 +77,29 @@ struct DNSLengthPrefixDecoder: ByteToMessageDecoder {
 final class DNSTCPHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    let domain: String
-    let upstreams: [SocketAddress]
-    let snapshot: @Sendable () -> (services: [JSON], slices: [JSON])
+    let queries: DNSQueries
     private var forwarder: DNSForwarder?
 
     init(domain: String, upstreams: [SocketAddress], snapshot: @escaping @Sendable () -> (services: [JSON], slices: [JSON])) {
-        self.domain = domain
-        self.upstreams = upstreams
-        self.snapshot = snapshot
+        queries = DNSQueries(domain: domain, upstreams: upstreams, snapshot: snapshot)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard !upstreams.isEmpty else { return }
         let channel = context.channel
-        let forwarder = DNSForwarder(upstreams: upstreams, eventLoop: context.eventLoop) { _, bytes in
+        forwarder = queries.makeForwarder(eventLoop: context.eventLoop) { _, bytes in
             channel.writeAndFlush(ClusterDNS.framed(bytes, allocator: channel.allocator), promise: nil)
         }
-        forwarder.start()
-        self.forwarder = forwarder
     }
 
     func handlerRemoved(context: ChannelHandlerContext) { forwarder?.stop() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = Array(buffer: unwrapInboundIn(data))
-        guard let question = DNSMessage.parseQuery(bytes) else {
+        guard let reply = queries.respond(Array(buffer: unwrapInboundIn(data)), from: context.channel.remoteAddress, forwarder: forwarder,
+                                          maximumBytes: ClusterDNS.maximumTCPMessageBytes) else {
             context.close(promise: nil)
             return
         }
-        if let forwarder, ClusterDNS.isForwarded(question, domain: domain), let client = context.channel.remoteAddress {
-            forwarder.forward(bytes, question: question, from: client)
-            return
-        }
-        let (services, slices) = snapshot()
-        let reply = ClusterDNS.answer(question, domain: domain, services: services, slices: slices, maximumBytes: ClusterDNS.maximumTCPMessageBytes)
-        context.writeAndFlush(wrapOutboundOut(ClusterDNS.framed(reply, allocator: context.channel.allocator)), promise: nil)
+        if !reply.isEmpty { context.writeAndFlush(wrapOutboundOut(ClusterDNS.framed(reply, allocator: context.channel.allocator)), promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
