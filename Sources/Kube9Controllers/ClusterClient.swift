@@ -20,6 +20,13 @@ public protocol ClusterClient: Sendable {
     func create(_ type: ResourceType, namespace: String, object: JSON) async throws -> JSON
     /// Deletes an object; a grace period of 0 removes a bound pod at once.
     func delete(_ type: ResourceType, namespace: String, name: String, gracePeriodSeconds: Int64?) async throws
+    /// Deletes an object only if its uid is still `uid` (nothing happens when it is gone or was
+    /// replaced), with a propagation policy: "Background", "Foreground" or "Orphan".
+    func delete(_ type: ResourceType, namespace: String, name: String, uid: String, propagation: String) async throws
+    /// The served resource of a kind in an apiVersion (how owner references are resolved).
+    func resourceType(apiVersion: String, kind: String) -> ResourceType?
+    /// Every served resource (what the garbage collector follows).
+    var resourceTypes: [ResourceType] { get }
     /// pods/binding.
     func bind(namespace: String, pod: String, node: String) async throws
     /// Records a core/v1 Event about `object`.

@@ -20,6 +20,21 @@ public enum ObjectMeta {
         return labels
     }
 
+    /// `metadata.ownerReferences` that name an owner (apiVersion, kind, name and uid all set).
+    public static func ownerReferences(of object: JSON) -> [OwnerReference] {
+        (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).compactMap(OwnerReference.init)
+    }
+
+    /// The owner reference with `controller: true`, if any.
+    public static func controllerReference(of object: JSON) -> OwnerReference? {
+        ownerReferences(of: object).first { $0.controller }
+    }
+
+    /// One annotation's value, if set.
+    public static func annotation(_ object: JSON, _ key: String) -> String? {
+        object[path: ["metadata", "annotations", key]]?.stringValue
+    }
+
     /// `metadata.finalizers`.
     public static func finalizers(of object: JSON) -> [String] {
         object[path: ["metadata", "finalizers"]]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -95,15 +110,58 @@ public enum ObjectMeta {
         }
         if let owners = metadata["ownerReferences"], !owners.isNull {
             if let list = owners.arrayValue {
+                var controllers = 0
                 for (index, owner) in list.enumerated() {
                     for required in ["apiVersion", "kind", "name", "uid"] where (owner[required]?.stringValue ?? "").isEmpty {
                         causes.append(.required("metadata.ownerReferences[\(index)].\(required)"))
                     }
+                    if owner["controller"]?.boolValue == true { controllers += 1 }
+                }
+                if controllers > 1 {
+                    causes.append(.invalid("metadata.ownerReferences", nil, "Only one reference can have Controller set to true"))
                 }
             } else {
                 causes.append(.typeInvalid("metadata.ownerReferences", expected: "array", got: owners))
             }
         }
         return causes
+    }
+}
+
+/// One entry of `metadata.ownerReferences`.
+public struct OwnerReference: Sendable, Hashable {
+    public var apiVersion: String
+    public var kind: String
+    public var name: String
+    public var uid: String
+    public var controller: Bool
+    public var blockOwnerDeletion: Bool
+
+    public init(apiVersion: String, kind: String, name: String, uid: String, controller: Bool = false, blockOwnerDeletion: Bool = false) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.name = name
+        self.uid = uid
+        self.controller = controller
+        self.blockOwnerDeletion = blockOwnerDeletion
+    }
+
+    /// Reads one reference; nil when a required field is missing.
+    public init?(_ json: JSON) {
+        guard let apiVersion = json["apiVersion"]?.stringValue, !apiVersion.isEmpty, let kind = json["kind"]?.stringValue, !kind.isEmpty,
+              let name = json["name"]?.stringValue, !name.isEmpty, let uid = json["uid"]?.stringValue, !uid.isEmpty else { return nil }
+        self.init(apiVersion: apiVersion, kind: kind, name: name, uid: uid,
+                  controller: json["controller"]?.boolValue ?? false, blockOwnerDeletion: json["blockOwnerDeletion"]?.boolValue ?? false)
+    }
+
+    /// The reference a controller puts on what it creates for `owner`.
+    public static func controller(of owner: JSON) -> OwnerReference {
+        OwnerReference(apiVersion: owner["apiVersion"]?.stringValue ?? "", kind: owner["kind"]?.stringValue ?? "",
+                       name: ObjectMeta.name(of: owner), uid: ObjectMeta.uid(of: owner), controller: true, blockOwnerDeletion: true)
+    }
+
+    public var json: JSON {
+        ["apiVersion": .string(apiVersion), "kind": .string(kind), "name": .string(name), "uid": .string(uid),
+         "controller": .bool(controller), "blockOwnerDeletion": .bool(blockOwnerDeletion)]
     }
 }

@@ -1,5 +1,5 @@
 /// Decodes the Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown) that stock kubectl
-/// sends for `create namespace` and `create service`, and turns the kinds kube9 understands into JSON.
+/// sends for `create namespace`, `create service` and `create deployment`, and turns the kinds kube9 understands into JSON.
 /// Anything else is refused with 415 naming the kind. Every length and number read is checked
 /// against the bytes there are, so no body can make it read out of bounds or trap.
 public enum ProtobufBody {
@@ -97,8 +97,12 @@ public enum ProtobufBody {
             return try namespace(bytes, raw)
         case ("v1", "Service"):
             return try service(bytes, raw)
+        case ("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"):
+            var object: JSON = ["apiVersion": "apps/v1", "kind": .string(kind)]
+            for (key, value) in (try ProtobufMessages.decode(kind, bytes, raw)).objectValue ?? [:] where key != "status" { object[key] = value }
+            return object
         default:
-            throw APIError.unsupportedMediaType("kube9 decodes protobuf bodies only for v1 Namespace and v1 Service; \(apiVersion) \(kind) must be sent as application/json")
+            throw APIError.unsupportedMediaType("kube9 decodes protobuf bodies only for v1 Namespace, v1 Service, apps/v1 Deployment and ReplicaSet; \(apiVersion) \(kind) must be sent as application/json")
         }
     }
 

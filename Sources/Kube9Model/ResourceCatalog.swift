@@ -13,7 +13,8 @@ public struct ResourceCatalog: Sendable {
     /// The built-in kinds.
     public static let builtin = ResourceCatalog(strategies: [
         PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), ServiceStrategy(), EndpointsStrategy(),
-        EndpointSliceStrategy(), LeaseStrategy(), PolicyStrategy(),
+        EndpointSliceStrategy(), LeaseStrategy(), PolicyStrategy(), ReplicationControllerStrategy(),
+        DeploymentStrategy(), ReplicaSetStrategy(),
     ])
 
     /// The strategy serving `resource` in `group`/`version`.

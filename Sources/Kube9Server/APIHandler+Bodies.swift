@@ -70,6 +70,13 @@ extension APIHandler {
         return (patchType, try Self.parseJSON(bytes))
     }
 
+    static func propagationPolicy(_ text: String) throws(APIError) -> ObjectRegistry.PropagationPolicy {
+        guard let policy = ObjectRegistry.PropagationPolicy(rawValue: text) else {
+            throw APIError.badRequest("propagationPolicy: Unsupported value: \"\(text)\": supported values: \"Background\", \"Foreground\", \"Orphan\"")
+        }
+        return policy
+    }
+
     func deleteOptions(_ request: Request, query: [String: String]) async throws -> ObjectRegistry.DeleteOptions {
         var options = ObjectRegistry.DeleteOptions()
         let bytes = try await readBytes(request)
@@ -83,9 +90,17 @@ extension APIHandler {
             options.preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue
             options.preconditionResourceVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
             if let dryRun = body["dryRun"]?.arrayValue, dryRun.contains("All") { options.dryRun = true }
-            if let policy = body["propagationPolicy"]?.stringValue, !["Orphan", "Background", "Foreground"].contains(policy) {
-                throw APIError.badRequest("propagationPolicy: Unsupported value: \"\(policy)\": supported values: \"Background\", \"Foreground\", \"Orphan\"")
+            if let policy = body["propagationPolicy"], !policy.isNull {
+                options.propagationPolicy = try Self.propagationPolicy(policy.stringValue ?? policy.text)
+            } else if let orphan = body["orphanDependents"], !orphan.isNull {
+                guard let value = orphan.boolValue else { throw APIError.badRequest("orphanDependents must be a boolean") }
+                options.propagationPolicy = value ? .orphan : .background
             }
+        }
+        if let policy = query["propagationPolicy"] {
+            options.propagationPolicy = try Self.propagationPolicy(policy)
+        } else if let orphan = query["orphanDependents"], options.propagationPolicy == nil {
+            options.propagationPolicy = Self.isTrue(orphan) ? .orphan : .background
         }
         if let grace = query["gracePeriodSeconds"] {
             guard let value = Int64(grace) else { throw APIError.badRequest("gracePeriodSeconds must be an integer, got \"\(grace)\"") }

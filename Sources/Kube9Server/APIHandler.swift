@@ -282,6 +282,14 @@ struct APIHandler: HTTPResponder {
             let body = try await readBody(request)
             let result = try await registry.update(strategy, namespace: namespace, name: name, body: body, part: .status, options: writeOptions(query))
             return Self.jsonResponse(200, result.object, warnings: result.warnings)
+        case (.get, let name?, "scale"):
+            return Self.jsonResponse(200, try registry.scale(strategy, namespace: namespace, name: name))
+        case (.put, let name?, "scale"):
+            let body = try await readBody(request)
+            return Self.jsonResponse(200, try await registry.updateScale(strategy, namespace: namespace, name: name, body: body, options: writeOptions(query)))
+        case (.patch, let name?, "scale"):
+            let (patchType, body) = try await readPatch(request)
+            return Self.jsonResponse(200, try await registry.patchScale(strategy, namespace: namespace, name: name, patchType: patchType, patch: body, options: writeOptions(query)))
         case (.post, let name?, "binding"):
             let body = try await readBody(request)
             try await registry.bind(namespace: namespace, podName: name, body: body)

@@ -208,8 +208,12 @@ struct ServerStack: Sendable {
         let v0Pods = V0Pods(registry: registry, cluster: cluster, logger: logger)
         let kubeNine = KubeNineV0(registry: registry, index: index, nodes: v0Nodes, pods: v0Pods, logger: logger)
         let endpoints = EndpointsController(client: cluster, logger: logger)
+        let garbageCollector = GarbageCollector(client: cluster, logger: logger)
+        let replicaSets = ReplicaSetController(client: cluster, logger: logger)
+        let deployments = DeploymentController(client: cluster, logger: logger)
         var tasks = [Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) },
-                     Task { await endpoints.run() },
+                     Task { await endpoints.run() }, Task { await garbageCollector.run() },
+                     Task { await replicaSets.run() }, Task { await deployments.run() },
                      Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) },
                      Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
         if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }

@@ -69,6 +69,7 @@ struct Discovery: Sendable {
                 var sub: JSON = ["name": .string("\(type.resource)/\(subresource)"), "singularName": "", "namespaced": .bool(type.namespaced),
                                  "kind": .string(kind), "verbs": .array(verbs.map { .string($0) })]
                 if subresource == "binding" { sub["kind"] = "Binding" }
+                if subresource == "scale" { sub["group"] = "autoscaling"; sub["version"] = "v1" }
                 resources.append(sub)
             }
         }
@@ -80,6 +81,7 @@ struct Discovery: Sendable {
         switch subresource {
         case "status": return (type.kind, ["get", "patch", "update"])
         case "binding": return ("Binding", ["create"])
+        case "scale": return ("Scale", ["get", "patch", "update"])
         case "log": return (type.kind, ["get"])
         default: return (type.kind, ["get"])
         }
@@ -108,7 +110,8 @@ struct Discovery: Sendable {
                         entry["subresources"] = .array(type.subresources.map { subresource in
                             let (kind, verbs) = Self.subresourceShape(subresource, type: type)
                             return ["subresource": .string(subresource),
-                                    "responseKind": ["group": .string(group), "version": .string(version), "kind": .string(kind)],
+                                    "responseKind": subresource == "scale" ? ["group": "autoscaling", "version": "v1", "kind": "Scale"]
+                                        : ["group": .string(group), "version": .string(version), "kind": .string(kind)],
                                     "verbs": .array(verbs.map { .string($0) })]
                         })
                     }

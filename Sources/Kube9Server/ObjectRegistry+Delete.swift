@@ -11,8 +11,23 @@ extension ObjectRegistry {
         public var preconditionUID: String?
         public var preconditionResourceVersion: String?
         public var dryRun = false
+        /// How dependents are treated: Background (the default: the object goes now, the garbage
+        /// collector deletes its dependents after), Foreground (the object stays, with the
+        /// foregroundDeletion finalizer, until its blocking dependents are gone) or Orphan (the
+        /// dependents lose their reference to it first, through the orphan finalizer).
+        public var propagationPolicy: PropagationPolicy?
         public init() {}
     }
+
+    /// DeleteOptions.propagationPolicy.
+    public enum PropagationPolicy: String, Sendable {
+        case background = "Background", foreground = "Foreground", orphan = "Orphan"
+    }
+
+    /// The finalizer that keeps an owner while the garbage collector deletes its dependents.
+    public static let foregroundFinalizer = "foregroundDeletion"
+    /// The finalizer that keeps an owner while the garbage collector orphans its dependents.
+    public static let orphanFinalizer = "orphan"
 
     /// The outcome of a delete: the object as it is now (gone, or marked for deletion).
     public struct DeleteResult: Sendable {
@@ -53,9 +68,21 @@ extension ObjectRegistry {
                     grace = min(max(0, requested), PodStrategy.maximumGracePeriodSeconds)
                 }
             }
-            let hasFinalizers = !ObjectMeta.finalizers(of: old).isEmpty
+            var finalizers = ObjectMeta.finalizers(of: old)
+            // Foreground and Orphan replace each other's finalizer, as in Kubernetes.
+            switch options.propagationPolicy {
+            case .foreground?:
+                finalizers.removeAll { $0 == Self.orphanFinalizer }
+                if !finalizers.contains(Self.foregroundFinalizer) { finalizers.append(Self.foregroundFinalizer) }
+            case .orphan?:
+                finalizers.removeAll { $0 == Self.foregroundFinalizer }
+                if !finalizers.contains(Self.orphanFinalizer) { finalizers.append(Self.orphanFinalizer) }
+            case .background?, nil: break
+            }
+            let hasFinalizers = !finalizers.isEmpty
             if type.kind == "Namespace" || hasFinalizers || grace > 0 {
                 var marked = old
+                if finalizers != ObjectMeta.finalizers(of: old) { marked[path: ["metadata", "finalizers"]] = .array(finalizers.map { .string($0) }) }
                 let existingGrace = old[path: ["metadata", "deletionGracePeriodSeconds"]]?.intValue
                 if ObjectMeta.deletionTimestamp(of: old) == nil || (existingGrace ?? 0) > grace {
                     marked[path: ["metadata", "deletionTimestamp"]] = .string(Timestamp.format(now.saturatingAdd(grace)))

@@ -58,6 +58,27 @@ final class RegistryClusterClient: ClusterClient {
         _ = try await registry.delete(strategy(type), namespace: namespace, name: name, options: options)
     }
 
+    func delete(_ type: ResourceType, namespace: String, name: String, uid: String, propagation: String) async throws {
+        var options = ObjectRegistry.DeleteOptions()
+        options.preconditionUID = uid
+        options.propagationPolicy = ObjectRegistry.PropagationPolicy(rawValue: propagation)
+        do {
+            _ = try await registry.delete(strategy(type), namespace: namespace, name: name, options: options)
+        } catch let error as APIError {
+            // Gone, or replaced by an object of the same name: nothing of this one is left to delete.
+            switch error {
+            case .notFound, .conflict: return
+            default: throw error
+            }
+        }
+    }
+
+    func resourceType(apiVersion: String, kind: String) -> ResourceType? {
+        registry.catalog.strategy(apiVersion: apiVersion, kind: kind)?.type
+    }
+
+    var resourceTypes: [ResourceType] { registry.catalog.strategies.map(\.type) }
+
     func listAndWatch(_ type: ResourceType) throws -> (objects: [JSON], changes: AsyncStream<ClusterChange>) {
         let (objects, revision) = registry.store.list(resource: type.storageName, namespace: nil)
         let subscription = try registry.store.watch(WatchFilter(resource: type.storageName, namespace: nil), fromRevision: revision)

@@ -84,7 +84,9 @@ struct DockerServiceTests {
         // From the host: new connections, taking turns.
         let fromHost = ServiceClient.counts(clusterIP, 80, 1000)
         print("docker round_robin from the host: \(fromHost)")
-        #expect(fromHost["failed"] == nil && abs((fromHost["pod-0"] ?? 0) - (fromHost["pod-1"] ?? 0)) <= 1, "\(fromHost)")
+        // 500 ± 1 each (the acceptance line): a connection an endpoint refuses is retried on the
+        // other one, which takes that turn, so an exact alternation is not promised.
+        #expect(fromHost["failed"] == nil && (499...501).contains(fromHost["pod-0"] ?? 0) && (499...501).contains(fromHost["pod-1"] ?? 0), "\(fromHost)")
 
         // From a pod: the name through its own resolv.conf (Docker's resolver forwards the cluster
         // domain to kube9's DNS), then busybox nc to the address it found, 1,000 times.
@@ -149,7 +151,7 @@ struct DockerServiceTests {
             return (String(parts[0]), value)
         }, uniquingKeysWith: { first, _ in first })
         #expect(fields["lines"] == 1000 && (fields["pod-0"] ?? 0) + (fields["pod-1"] ?? 0) == 1000, "\(split)")
-        #expect(abs((fields["pod-0"] ?? 0) - (fields["pod-1"] ?? 0)) <= 1, "\(split)")
+        #expect((499...501).contains(fields["pod-0"] ?? 0) && (499...501).contains(fields["pod-1"] ?? 0), "\(split)")
 
         // least_connections: pod-1 answers /cgi-bin/who 0.3 s late, so it holds its connections longer.
         #expect(try server.kubectl("annotate", "service", "web", "kube9.io/lb-policy=least-connections").status == 0)

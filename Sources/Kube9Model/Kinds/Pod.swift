@@ -55,7 +55,15 @@ public struct PodStrategy: ResourceStrategy {
     }
 
     public func prepareForCreate(_ object: inout JSON) {
-        var spec = object["spec"] ?? .emptyObject
+        let spec = Self.defaultedSpec(object["spec"] ?? .emptyObject)
+        object["spec"] = spec
+        object["status"] = ["phase": "Pending", "qosClass": .string(Self.qosClass(spec))]
+    }
+
+    /// A pod spec with Kubernetes' defaults filled in (also applied to the pod templates of workloads).
+    public static func defaultedSpec(_ spec: JSON) -> JSON {
+        guard case .object = spec else { return spec }
+        var spec = spec
         if spec["restartPolicy"] == nil { spec["restartPolicy"] = "Always" }
         if spec["dnsPolicy"] == nil { spec["dnsPolicy"] = "ClusterFirst" }
         if spec["schedulerName"] == nil { spec["schedulerName"] = "default-scheduler" }
@@ -68,8 +76,7 @@ public struct PodStrategy: ResourceStrategy {
             guard let containers = spec[listName]?.arrayValue else { continue }
             spec[listName] = .array(containers.map(Self.defaultContainer))
         }
-        object["spec"] = spec
-        object["status"] = ["phase": "Pending", "qosClass": .string(Self.qosClass(spec))]
+        return spec
     }
 
     static func defaultContainer(_ container: JSON) -> JSON {
