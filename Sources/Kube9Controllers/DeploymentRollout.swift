@@ -83,7 +83,10 @@ public enum Rollout {
         var result: [String: Int] = [:]
         var assigned = 0
         for view in ordered {
-            let share = Int((Int64(view.replicas) * Int64(difference)) / Int64(total))
+            // view.replicas × difference / total, rounded half away from zero.
+            let numerator = Int64(view.replicas) * Int64(difference)
+            let denominator = Int64(total) * 2
+            let share = Int(numerator >= 0 ? (numerator * 2 + Int64(total)) / denominator : -((-numerator * 2 + Int64(total)) / denominator))
             result[view.name] = max(0, view.replicas + share)
             assigned += share
         }
