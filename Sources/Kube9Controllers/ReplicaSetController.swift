@@ -179,6 +179,7 @@ public final class ReplicaSetController: Sendable {
         var metadata: JSON = ["generateName": .string(ObjectMeta.name(of: owner) + "-")]
         if let labels = template[path: ["metadata", "labels"]] { metadata["labels"] = labels }
         if let annotations = template[path: ["metadata", "annotations"]] { metadata["annotations"] = annotations }
+        if let finalizers = template[path: ["metadata", "finalizers"]] { metadata["finalizers"] = finalizers }
         metadata["ownerReferences"] = [OwnerReference.controller(of: owner).json]
         return ["apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"] ?? .emptyObject]
     }
