@@ -20,6 +20,8 @@ public struct AgentConfiguration: Sendable {
     public var address: String
     /// Port of the kubelet endpoint (logs, stats); 0 picks a free one.
     public var kubeletPort: Int
+    /// Seconds between usage samples, each reported to the API server (metrics.k8s.io).
+    public var statsIntervalSeconds: Double = 10
 
     public init(name: String, cpus: Double, memoryBytes: Int64, pods: Int64 = 110, type: String = "worker",
                 labels: [String: String] = [:], timing: ClusterTiming = .defaults, restartBackoffBase: Double = 10,

@@ -121,10 +121,23 @@ public final class AgentRunner: Sendable {
         }
     }
 
+    /// Samples usage every stats interval and reports each node's to the API server (metrics.k8s.io).
     func statsLoop() {
+        let connection = try? HTTPConnection(baseURL: serverURL)
+        connection?.timeoutSeconds = 5
+        let interval = agents.first?.configuration.statsIntervalSeconds ?? 10
         while running.load(ordering: .acquiring) {
-            for agent in agents where agent.runtime.kind != "sim" { agent.collectStats() }
-            for _ in 0..<100 where running.load(ordering: .acquiring) { usleep(100_000) }
+            let start = Date()
+            for agent in agents {
+                if agent.runtime.kind != "sim" { agent.collectStats() }
+                let report = agent.usageReport(windowSeconds: Int64(max(1, interval.rounded())))
+                do {
+                    _ = try connection?.request("POST", "/kube9/v1/nodes/\(agent.configuration.name)/metrics", body: report.json.serialized())
+                } catch {
+                    logger.debug("usage report failed", metadata: ["node": "\(agent.configuration.name)", "error": "\(error)"])
+                }
+            }
+            while running.load(ordering: .acquiring), Date().timeIntervalSince(start) < interval { usleep(100_000) }
         }
     }
 

@@ -139,6 +139,49 @@ extension NodeAgent {
         }
     }
 
+    /// The annotation that sets a sim pod's usage as a fraction of its requests (default 1).
+    public static let simUsageAnnotation = "kube9.io/sim-usage"
+
+    /// This node's usage report for the API server: measured for Docker and process runtimes;
+    /// on sim nodes synthetic, each running container using its requests × the pod's
+    /// `kube9.io/sim-usage` fraction (so autoscaling can be simulated).
+    public func usageReport(windowSeconds: Int64) -> UsageReport {
+        var pods: [UsageReport.PodUsage] = []
+        if runtime.kind == "sim" {
+            for pod in watcher.pods(on: name).values where pod[path: ["status", "phase"]]?.stringValue == "Running" && ObjectMeta.deletionTimestamp(of: pod) == nil {
+                let fraction = ObjectMeta.annotation(pod, Self.simUsageAnnotation).flatMap(Double.init).map { min(max($0, 0), 1000) } ?? 1
+                let containers = (pod[path: ["spec", "containers"]]?.arrayValue ?? []).map { container -> (name: String, usage: UsageReport.Usage) in
+                    let cpuMilli = Quantity.from(container[path: ["resources", "requests", "cpu"]])?.milliValue ?? 0
+                    let memory = Quantity.from(container[path: ["resources", "requests", "memory"]])?.value ?? 0
+                    return (container["name"]?.stringValue ?? "", UsageReport.Usage(cpuNanoCores: Self.count(Double(cpuMilli) * 1e6 * fraction),
+                                                                                   memoryBytes: Self.count(Double(memory) * fraction)))
+                }
+                pods.append(UsageReport.PodUsage(namespace: ObjectMeta.namespace(of: pod), name: ObjectMeta.name(of: pod), containers: containers))
+            }
+        } else {
+            let containers = (try? runtime.listContainers(node: name)) ?? []
+            let usage = state.withLock { $0.usage }
+            var byPod: [String: UsageReport.PodUsage] = [:]
+            for container in containers where !container.isSandbox && container.state == .running {
+                guard let (_, sample, rate) = usage[container.id],
+                      let podName = container.labels[RuntimeLabels.podName], let namespace = container.labels[RuntimeLabels.podNamespace] else { continue }
+                let entry = (name: container.containerName, usage: UsageReport.Usage(cpuNanoCores: Self.count(rate), memoryBytes: Int64(clamping: sample.memoryBytes)))
+                byPod[namespace + "/" + podName, default: UsageReport.PodUsage(namespace: namespace, name: podName, containers: [])].containers.append(entry)
+            }
+            pods = byPod.sorted { $0.key < $1.key }.map(\.value)
+        }
+        let total = pods.reduce(UsageReport.Usage.zero) { sum, pod in
+            UsageReport.Usage(cpuNanoCores: sum.cpuNanoCores.saturatingAdd(pod.total.cpuNanoCores), memoryBytes: sum.memoryBytes.saturatingAdd(pod.total.memoryBytes))
+        }
+        return UsageReport(windowSeconds: windowSeconds, node: total, pods: Array(pods.prefix(UsageReport.maximumPods)))
+    }
+
+    /// A measured or computed amount as a report count: not finite or negative is 0, the rest clamped to 9e18.
+    static func count(_ value: Double) -> Int64 {
+        guard value.isFinite, value > 0 else { return 0 }
+        return value >= 9e18 ? 9_000_000_000_000_000_000 : Int64(value)
+    }
+
     /// The kubelet Summary API subset: node and per-pod, per-container CPU and memory.
     public func statsSummary() -> JSON {
         let containers = (try? runtime.listContainers(node: name)) ?? []

@@ -54,7 +54,7 @@ public final class GarbageCollector: Sendable {
     /// Runs until cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
-            for type in client.resourceTypes { group.addTask { await self.follow(type) } }
+            for type in client.resourceTypes where type.verbs.contains("watch") { group.addTask { await self.follow(type) } }
             group.addTask { await self.processLoop() }
             await group.waitForAll()
         }

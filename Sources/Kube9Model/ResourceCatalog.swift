@@ -14,7 +14,7 @@ public struct ResourceCatalog: Sendable {
     public static let builtin = ResourceCatalog(strategies: [
         PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), ServiceStrategy(), EndpointsStrategy(),
         EndpointSliceStrategy(), LeaseStrategy(), PolicyStrategy(), ReplicationControllerStrategy(),
-        DeploymentStrategy(), ReplicaSetStrategy(),
+        DeploymentStrategy(), ReplicaSetStrategy(), NodeMetricsStrategy(), PodMetricsStrategy(),
     ])
 
     /// The strategy serving `resource` in `group`/`version`.

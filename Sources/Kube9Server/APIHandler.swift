@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Kube9Controllers
 import Kube9Model
 import Kube9Policy
 import Kube9Store
@@ -35,6 +36,8 @@ struct APIHandler: HTTPResponder {
     let state: ServerState
     let policyHost: PolicyHost
     let heartbeats: HeartbeatService
+    /// The agents' usage reports (metrics.k8s.io).
+    let metrics: MetricsTable
     let kubeNine: KubeNineV0
 
     /// The longest a watch may be asked to last (`timeoutSeconds` above it is cut to it): a year.
@@ -47,7 +50,8 @@ struct APIHandler: HTTPResponder {
 
     var store: any Store { registry.store }
 
-    init(registry: ObjectRegistry, policyHost: PolicyHost, heartbeats: HeartbeatService, kubeNine: KubeNineV0, logger: Logger) {
+    init(registry: ObjectRegistry, policyHost: PolicyHost, heartbeats: HeartbeatService, kubeNine: KubeNineV0, metrics: MetricsTable = MetricsTable(), logger: Logger) {
+        self.metrics = metrics
         self.registry = registry
         self.policyHost = policyHost
         self.heartbeats = heartbeats
@@ -206,6 +210,11 @@ struct APIHandler: HTTPResponder {
             guard method == .post else { throw APIError.methodNotAllowed("heartbeats are sent with POST") }
             try await heartbeats.beat(node: node)
             return Self.jsonResponse(200, Self.successStatus())
+        case .usageReport(let node):
+            guard method == .post else { throw APIError.methodNotAllowed("usage reports are sent with POST") }
+            _ = try registry.get(NodeStrategy().type, namespace: "", name: node)
+            metrics.record(node: node, report: try UsageReport.parse(try await readBody(request)))
+            return Self.jsonResponse(200, Self.successStatus())
         case .unknown:
             throw APIError.unknownPath(path)
         case .resource(let route):
@@ -246,6 +255,18 @@ struct APIHandler: HTTPResponder {
         let strategy = route.strategy
         let type = route.type
         let namespace = route.namespace ?? ""
+        if type.group == "metrics.k8s.io" {
+            guard request.method == .get, route.subresource == nil, !Self.isTrue(query["watch"]) else {
+                throw APIError.methodNotAllowed("metrics are read-only: get and list only")
+            }
+            let answer = try MetricsAPI.answer(route, query: query, table: metrics, registry: registry)
+            if Self.wantsTable(accept) {
+                let rows = answer["items"]?.arrayValue ?? [answer]
+                return Self.jsonResponse(200, ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": .emptyObject,
+                                               "columnDefinitions": strategy.table.columnDefinitionsJSON, "rows": .array(rows.map { strategy.table.row(for: $0) })])
+            }
+            return Self.jsonResponse(200, answer)
+        }
         switch (request.method, route.name, route.subresource) {
         case (.get, nil, nil):
             if Self.isTrue(query["watch"]) { return try watch(route, query: query, accept: accept) }

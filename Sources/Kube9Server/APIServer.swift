@@ -209,6 +209,7 @@ struct ServerStack: Sendable {
         let kubeNine = KubeNineV0(registry: registry, index: index, nodes: v0Nodes, pods: v0Pods, logger: logger)
         let endpoints = EndpointsController(client: cluster, logger: logger)
         let garbageCollector = GarbageCollector(client: cluster, logger: logger)
+        let metrics = MetricsTable()
         let replicaSets = ReplicaSetController(client: cluster, logger: logger)
         let deployments = DeploymentController(client: cluster, logger: logger)
         var tasks = [Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) },
@@ -217,7 +218,7 @@ struct ServerStack: Sendable {
                      Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) },
                      Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
         if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }
-        let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, kubeNine: kubeNine, logger: logger)
+        let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, kubeNine: kubeNine, metrics: metrics, logger: logger)
         return ServerStack(store: store, registry: registry, policyHost: policyHost, handler: handler, cluster: cluster, tasks: tasks)
     }
 

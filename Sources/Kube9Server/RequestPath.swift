@@ -19,6 +19,8 @@ enum RequestTarget {
     case policyCall(slot: String, name: String, hook: String)
     /// `POST /kube9/v1/nodes/{name}/heartbeat`: a node agent's heartbeat (a memory write).
     case heartbeat(node: String)
+    /// `POST /kube9/v1/nodes/{name}/metrics`: a node agent's usage report (a memory write).
+    case usageReport(node: String)
     case unknown
 }
 
@@ -43,6 +45,9 @@ enum RequestPath {
         case "kube9":
             if segments.count == 5, segments[1] == "v1", segments[2] == "nodes", segments[4] == "heartbeat" {
                 return .heartbeat(node: segments[3])
+            }
+            if segments.count == 5, segments[1] == "v1", segments[2] == "nodes", segments[4] == "metrics" {
+                return .usageReport(node: segments[3])
             }
             guard segments.count >= 3, segments[1] == "v1", segments[2] == "policies" else { return .unknown }
             if segments.count == 3 { return .policyStats }

@@ -97,6 +97,9 @@ struct AgentCommand: ParsableCommand {
     @Option(help: "Seconds a sim container takes to report Running.")
     var simStartDelay: Double = 0.1
 
+    @Option(help: "Seconds between CPU and memory samples, each reported to the API server for metrics.k8s.io (1-300).")
+    var statsInterval: Double = 10
+
     @Option(help: "Seconds before the first restart of a crashed container (doubles per restart, like the kubelet's 10 s).")
     var restartBackoff: Double = 10
 
@@ -180,11 +183,13 @@ struct AgentCommand: ParsableCommand {
         }
         let timing = try timingOptions.timing()
         let names = count == 1 ? [name] : (1...count).map { String(format: "%@-%04d", name, $0) }
-        let configurations = names.map { node in
+        var configurations = names.map { node in
             AgentConfiguration(name: node, cpus: cpus, memoryBytes: Quantity.parse(memory)?.value ?? 0, pods: maxPods, type: type, labels: extra,
                                timing: timing, restartBackoffBase: restartBackoff, restartBackoffMax: restartBackoffMax,
                                address: address, kubeletPort: kubeletPort)
         }
+        guard statsInterval >= 1, statsInterval <= 300 else { throw ValidationError("--stats-interval must be between 1 and 300 seconds") }
+        for index in configurations.indices { configurations[index].statsIntervalSeconds = statsInterval }
         signal(SIGPIPE, SIG_IGN)
         do {
             let runtime = try RuntimeChoice.make(self.runtime, dataDirectory: dataDir ?? defaultDataDirectory(), node: name,

@@ -77,7 +77,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (release builds); each writes its section of docs/benchmarks.md.",
-        subcommands: [APIBenchCommand.self, LuaBenchCommand.self, SchedulerBenchCommand.self, StartupBenchCommand.self, V0BenchCommand.self, ProxyBenchCommand.self])
+        subcommands: [APIBenchCommand.self, LuaBenchCommand.self, SchedulerBenchCommand.self, StartupBenchCommand.self, V0BenchCommand.self, ProxyBenchCommand.self, DeploymentBenchCommand.self])
 
     /// Replaces the section that starts with `heading` (up to the next "## ") in a Markdown file.
     static func replaceSection(in path: String, heading: String, with section: String) throws {

@@ -44,8 +44,12 @@ struct DeploymentKubectlTests {
         #expect(Self.ok(try server.kubectl("rollout", "status", "deployment/web", "--timeout=60s", timeoutSeconds: 70), "rollout status after undo"))
         let images = Self.lines(server, "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
         #expect(images == ["busybox"], "\(images)")
-        let hashes = Set(Self.lines(server, "get", "pods", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.metadata.labels.pod-template-hash}{\"\\n\"}{end}"))
-        #expect(hashes == [firstHash], "undo made pods of \(hashes), not \(firstHash)")
+        var hashes: Set<String> = []
+        // Pods of the undone template may still be terminating; the live ones count.
+        #expect(waitUntil(seconds: 10) {
+            hashes = Set(DockerDeploymentTests.livePods(server).compactMap { ObjectMeta.labels(of: $0)["pod-template-hash"] })
+            return hashes == [firstHash]
+        }, "undo made pods of \(hashes), not \(firstHash)")
         #expect(Self.lines(server, "get", "rs", "-o", "name").count == 2)
         let afterUndo = try server.kubectl("rollout", "history", "deployment/web")
         #expect(afterUndo.stdout.contains("2 ") && afterUndo.stdout.contains("3 ") && !afterUndo.stdout.contains("\n1 "), "\(afterUndo.stdout)")
