@@ -55,6 +55,10 @@ let package = Package(
             dependencies: ["Kube9Controllers", "Kube9Policy", "Kube9Lua", "Kube9Threads", "Kube9Model", .product(name: "Logging", package: "swift-log")],
             exclude: ["README.md"], swiftSettings: strict),
         .target(
+            name: "Kube9Autoscaler",
+            dependencies: ["Kube9Controllers", "Kube9Policy", "Kube9Lua", "Kube9Model", .product(name: "Logging", package: "swift-log")],
+            exclude: ["README.md"], swiftSettings: strict),
+        .target(
             name: "Kube9Proxy",
             dependencies: [
                 "Kube9Client", "Kube9Model", "Kube9Policy", "Kube9Lua", "Kube9Runtime", "Kube9Threads", .product(name: "Logging", package: "swift-log"),
@@ -87,7 +91,7 @@ let package = Package(
         .target(
             name: "Kube9Server",
             dependencies: [
-                "Kube9Model", "Kube9Store", "Kube9Policy", "Kube9Lua", "Kube9Controllers", "Kube9Scheduler", "Kube9Client", "Kube9Threads",
+                "Kube9Model", "Kube9Store", "Kube9Policy", "Kube9Lua", "Kube9Controllers", "Kube9Scheduler", "Kube9Autoscaler", "Kube9Client", "Kube9Threads",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -32,6 +32,10 @@ enum ProtobufMessages {
     static let messages: [String: [Int: Field]] = [
         "Deployment": [1: Field("metadata", .message("ObjectMeta")), 2: Field("spec", .message("DeploymentSpec")), 3: Field("status", .message("Ignored"))],
         "ReplicaSet": [1: Field("metadata", .message("ObjectMeta")), 2: Field("spec", .message("ReplicaSetSpec")), 3: Field("status", .message("Ignored"))],
+        "HorizontalPodAutoscaler": [1: Field("metadata", .message("ObjectMeta")), 2: Field("spec", .message("HorizontalPodAutoscalerSpec")), 3: Field("status", .message("Ignored"))],
+        "HorizontalPodAutoscalerSpec": [1: Field("scaleTargetRef", .message("CrossVersionObjectReference")), 2: Field("minReplicas", .int32),
+                                        3: Field("maxReplicas", .int32), 4: Field("targetCPUUtilizationPercentage", .int32)],
+        "CrossVersionObjectReference": [1: Field("kind", .string), 2: Field("name", .string), 3: Field("apiVersion", .string)],
         "DeploymentSpec": [1: Field("replicas", .int32), 2: Field("selector", .message("LabelSelector")), 3: Field("template", .message("PodTemplateSpec")),
                            4: Field("strategy", .message("DeploymentStrategy")), 5: Field("minReadySeconds", .count),
                            6: Field("revisionHistoryLimit", .int32), 7: Field("paused", .flag), 9: Field("progressDeadlineSeconds", .int32)],

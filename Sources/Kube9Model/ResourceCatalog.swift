@@ -15,6 +15,7 @@ public struct ResourceCatalog: Sendable {
         PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), ServiceStrategy(), EndpointsStrategy(),
         EndpointSliceStrategy(), LeaseStrategy(), PolicyStrategy(), ReplicationControllerStrategy(),
         DeploymentStrategy(), ReplicaSetStrategy(), NodeMetricsStrategy(), PodMetricsStrategy(),
+        HorizontalPodAutoscalerStrategy(),
     ])
 
     /// The strategy serving `resource` in `group`/`version`.

@@ -161,6 +161,9 @@ struct APIHandler: HTTPResponder {
                 return try await NodeProxy(registry: registry).proxy(node: node.removingPercentEncoding, path: rest, rawQuery: request.uri.query)
             }
         }
+        if path == Self.autoscalingV1Prefix || path.hasPrefix(Self.autoscalingV1Prefix + "/") {
+            return try await autoscalingV1(request, path: path, query: Self.query(request))
+        }
         let target = try RequestPath.parse(path, catalog: catalog)
         let method = request.method
         switch target {

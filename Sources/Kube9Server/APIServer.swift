@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Kube9Autoscaler
 import Kube9Controllers
 import Kube9Model
 import Kube9Policy
@@ -38,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var v0RecoveryInterval: Duration = .seconds(15)
     /// The service range (`--service-cidr`), node-port range and load-balancer pool services get their addresses from.
     public var serviceRanges: ServiceAllocator.Ranges = .defaults
+    /// How often every HorizontalPodAutoscaler decides (kube-controller-manager's --horizontal-pod-autoscaler-sync-period, 15 s).
+    public var autoscalerSyncPeriod: Duration = .seconds(15)
 
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 6443, historyLimit: Int = 10_000,
                 synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60), policyDirectories: [String] = []) {
@@ -164,6 +167,8 @@ struct ServerStack: Sendable {
     let handler: APIHandler
     /// The controllers' view of the cluster (reads from the store, writes through the registry).
     let cluster: RegistryClusterClient
+    /// The agents' usage reports (metrics.k8s.io, autoscalers).
+    let metrics: MetricsTable
     let tasks: [Task<Void, Never>]
 
     /// Opens the store (creating the data directory), loads the built-in policies and starts
@@ -212,14 +217,16 @@ struct ServerStack: Sendable {
         let metrics = MetricsTable()
         let replicaSets = ReplicaSetController(client: cluster, logger: logger)
         let deployments = DeploymentController(client: cluster, logger: logger)
+        let autoscalers = HorizontalPodAutoscalerController(client: cluster, host: policyHost, metrics: metrics, logger: logger,
+                                                            syncPeriod: configuration.autoscalerSyncPeriod)
         var tasks = [Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) },
                      Task { await endpoints.run() }, Task { await garbageCollector.run() },
-                     Task { await replicaSets.run() }, Task { await deployments.run() },
+                     Task { await replicaSets.run() }, Task { await deployments.run() }, Task { await autoscalers.run() },
                      Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) },
                      Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
         if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }
         let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, kubeNine: kubeNine, metrics: metrics, logger: logger)
-        return ServerStack(store: store, registry: registry, policyHost: policyHost, handler: handler, cluster: cluster, tasks: tasks)
+        return ServerStack(store: store, registry: registry, policyHost: policyHost, handler: handler, cluster: cluster, metrics: metrics, tasks: tasks)
     }
 
     func stopControllers() { tasks.forEach { $0.cancel() } }

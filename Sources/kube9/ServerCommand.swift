@@ -71,6 +71,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the built-in scheduler (pods stay unbound unless another scheduler binds them).")
     var disableScheduler = false
 
+    @Option(help: "Seconds between the decisions of every HorizontalPodAutoscaler (1-3600).")
+    var horizontalPodAutoscalerSyncPeriod: Double = 15
+
     @Option(help: "The range Services get cluster IPs from (its tenth address is kept for DNS).")
     var serviceCidr: String = "10.96.0.0/12"
 
@@ -122,6 +125,10 @@ struct ServerCommand: AsyncParsableCommand {
             bookmarkInterval: .seconds(bookmarkInterval), policyDirectories: directories)
         configuration.timing = try timingOptions.timing()
         configuration.runScheduler = !disableScheduler
+        guard horizontalPodAutoscalerSyncPeriod >= 1, horizontalPodAutoscalerSyncPeriod <= 3600 else {
+            throw ValidationError("--horizontal-pod-autoscaler-sync-period must be between 1 and 3600 seconds")
+        }
+        configuration.autoscalerSyncPeriod = .milliseconds(Int64(horizontalPodAutoscalerSyncPeriod * 1000))
         configuration.serviceRanges = try serviceRanges()
         try await APIServer(configuration: configuration, logger: logger).run()
     }

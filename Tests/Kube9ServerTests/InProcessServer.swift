@@ -31,6 +31,7 @@ struct InProcessServer {
     /// Runs `body` against a fresh server (or one on `dataDirectory`, to test a restart).
     static func with<T>(dataDirectory: String? = nil, scheduler: Bool = true, timing: ClusterTiming = .defaults,
                         recoveryInterval: Duration = .seconds(15), serviceRanges: ServiceAllocator.Ranges = .defaults,
+                        autoscalerSyncPeriod: Duration = .seconds(15),
                         _ body: @Sendable (InProcessServer) async throws -> T) async throws -> T {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("kube9-test-\(UUID().uuidString)").path
         var configuration = ServerConfiguration(dataDirectory: directory, policyDirectories: [policiesDirectory])
@@ -38,6 +39,7 @@ struct InProcessServer {
         configuration.timing = timing
         configuration.v0RecoveryInterval = recoveryInterval
         configuration.serviceRanges = serviceRanges
+        configuration.autoscalerSyncPeriod = autoscalerSyncPeriod
         var logger = Logger(label: "kube9.test")
         logger.logLevel = .error
         let stack = try await ServerStack.start(configuration: configuration, logger: logger)

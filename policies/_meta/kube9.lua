@@ -174,12 +174,37 @@ function kube9.hash(text) end
 
 ---# Hooks of the autoscaler slot
 
+---Each HorizontalPodAutoscaler (autoscaling/v2) calls `desired_replicas` once per sync period
+---(`kube9 server --horizontal-pod-autoscaler-sync-period`, 15 s). An HPA picks its policy with the
+---annotation `kube9.io/autoscaler-policy: <name>` (default `target-utilization`, Kubernetes'
+---formula). The metrics are measured over the target's running, ready pods that have a usage report
+---(the agents report every `--stats-interval` seconds; sim nodes report requests × the pod
+---annotation `kube9.io/sim-usage`). kube9 then applies the HPA's behavior (stabilization windows,
+---Pods/Percent rate policies) and min/max, scales the target and records the decision as an event.
+---An error, a kill or an answer that is not a whole number from 0 to 2147483647 keeps the count
+---(a FailedComputeMetricsReplicas event).
+
+---@class kube9.ScaleTarget
+---@field kind string Deployment, ReplicaSet or ReplicationController
+---@field name string
+---@field namespace string
+---@field replicas integer its spec.replicas now
+---@field min_replicas integer
+---@field max_replicas integer
+
+---@class kube9.ResourceMetric
+---@field name "cpu"|"memory"
+---@field target_type "Utilization"|"AverageValue"
+---@field target number percent of requests (Utilization), or per pod in cores or bytes (AverageValue)
+---@field current number the same measure now
+---@field pods integer pods measured
+
 ---@class kube9.AutoscalerPolicy
 local AutoscalerPolicy = {}
 
----The replica count a workload should have. kube9 clamps it to the min and max; an error keeps the current count.
----@param target table {kind, name, namespace, replicas, min_replicas, max_replicas}
----@param metrics table {cpu_utilization = average percent of requests, pods = pods measured}
+---The replica count the target should have (before behavior and min/max).
+---@param target kube9.ScaleTarget
+---@param metrics kube9.ResourceMetric[] one per metric of the HPA (default: cpu at 80 % of requests)
 ---@return integer replicas
 function AutoscalerPolicy.desired_replicas(target, metrics) end
 
