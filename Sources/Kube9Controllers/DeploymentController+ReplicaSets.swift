@@ -126,10 +126,12 @@ extension DeploymentController {
 
     /// Scales the active ReplicaSets toward `target` in proportion to their sizes (one active:
     /// it takes the Deployment's replicas), recording the Deployment's replicas on each.
-    func scaleProportionally(_ deployment: JSON, replicaSets: [JSON], target: Int) async throws {
+    func scaleProportionally(_ deployment: JSON, replicaSets: [JSON], target: Int, newest: JSON?) async throws {
         let active = replicaSets.filter { Workloads.replicas($0) > 0 }
         let limits = (maxSurge: target - Workloads.replicas(deployment), maxUnavailable: 0)
-        if active.count == 1, let only = active.first {
+        // None has pods: the new one (or the newest) takes the Deployment's replicas.
+        let latest = newest ?? replicaSets.max { ($0[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "") < ($1[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "") }
+        if let only = active.count == 1 ? active.first : (active.isEmpty ? latest : nil) {
             if Workloads.replicas(only) != Workloads.replicas(deployment) || ObjectMeta.annotation(only, Workloads.desiredReplicasAnnotation) != String(Workloads.replicas(deployment)) {
                 try await scale(only, to: Workloads.replicas(deployment), deployment: deployment, limits: limits)
             }
@@ -150,7 +152,7 @@ extension DeploymentController {
         let newUID = new.map(ObjectMeta.uid)
         let candidates = replicaSets.filter { replicaSet in
             ObjectMeta.uid(of: replicaSet) != newUID && Workloads.replicas(replicaSet) == 0
-                && (replicaSet[path: ["status", "replicas"]]?.intValue ?? 0) == 0 && ObjectMeta.deletionTimestamp(of: replicaSet) == nil
+                && Workloads.count(replicaSet[path: ["status", "replicas"]]) == 0 && ObjectMeta.deletionTimestamp(of: replicaSet) == nil
         }
         guard candidates.count > limit else { return }
         let oldestFirst = candidates.sorted {

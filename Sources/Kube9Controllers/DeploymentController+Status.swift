@@ -37,7 +37,7 @@ extension DeploymentController {
             status["updatedReplicas"] = .int(counts.updated)
             status["readyReplicas"] = .int(counts.ready)
             status["availableReplicas"] = .int(counts.available)
-            status["unavailableReplicas"] = .int(max(0, specTotal - counts.available))
+            status["unavailableReplicas"] = specTotal > counts.available ? .int(specTotal - counts.available) : Optional<JSON>.none
             if let collisions = old["collisionCount"] { status["collisionCount"] = collisions }
             status["conditions"] = old["conditions"]
             if status["conditions"]?.isNull == true { status["conditions"] = Optional<JSON>.none }

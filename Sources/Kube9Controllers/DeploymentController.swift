@@ -82,10 +82,12 @@ public final class DeploymentController: Sendable {
         let namespace = ObjectMeta.namespace(of: object)
         if type == Self.deployments {
             let name = ObjectMeta.name(of: object)
-            state.withLock { state in
+            let statusOnly = state.withLock { state -> Bool in
+                let previous = state.deployments[namespace]?[name]
                 if change.kind == .deleted { state.deployments[namespace]?.removeValue(forKey: name) } else { state.deployments[namespace, default: [:]][name] = object }
+                return change.kind == .modified && previous.map { Workloads.onlyStatusChanged($0, object) } == true
             }
-            queue.add(Self.key(namespace, name))
+            if !statusOnly { queue.add(Self.key(namespace, name)) }
             return
         }
         let controller = ObjectMeta.controllerReference(of: object)
@@ -117,9 +119,10 @@ public final class DeploymentController: Sendable {
         guard parts.count == 2, let deployment = client.get(Self.deployments, namespace: parts[0], name: parts[1]) else { return }
         do {
             try await sync(deployment, key: key)
+            queue.forget(key)
         } catch {
             logger.info("deployment controller: sync failed, will retry", metadata: ["deployment": "\(key)", "error": "\(error)"])
-            queue.add(key, after: .seconds(1))
+            queue.retry(key)
         }
     }
 
@@ -143,13 +146,16 @@ public final class DeploymentController: Sendable {
             return
         }
         let template = Workloads.templateWithoutHash(deployment[path: ["spec", "template"]])
-        var new = owned.first { Workloads.templateWithoutHash($0[path: ["spec", "template"]]) == template && ObjectMeta.deletionTimestamp(of: $0) == nil }
+        // The oldest ReplicaSet with the template is the new one (as Kubernetes picks it).
+        let byAge = owned.sorted { ($0[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "", ObjectMeta.name(of: $0)) < ($1[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "", ObjectMeta.name(of: $1)) }
+        var new = byAge.first { Workloads.templateWithoutHash($0[path: ["spec", "template"]]) == template && ObjectMeta.deletionTimestamp(of: $0) == nil }
         var old = owned.filter { ObjectMeta.uid(of: $0) != new.map(ObjectMeta.uid) }
         let replicas = Workloads.replicas(deployment)
         let paused = deployment[path: ["spec", "paused"]]?.boolValue == true
         var event: String? = nil
         if paused {
-            try await scaleProportionally(deployment, replicaSets: owned, target: replicas)
+            let surge = deployment[path: ["spec", "strategy", "type"]]?.stringValue == "Recreate" ? 0 : DeploymentStrategy.rollingLimits(deployment, replicas: replicas).maxSurge
+            try await scaleProportionally(deployment, replicaSets: owned, target: replicas + surge, newest: new)
             try await writeStatus(deployment, replicaSets: client.list(Self.replicaSets, namespace: namespace).filter { ObjectMeta.controllerReference(of: $0)?.uid == uid },
                                   new: new.flatMap { client.get(Self.replicaSets, namespace: namespace, name: ObjectMeta.name(of: $0)) }, key: key, event: nil)
             return
@@ -159,7 +165,7 @@ public final class DeploymentController: Sendable {
         // Replicas changed in the middle of a rollout: share the change out before stepping on.
         let active = owned.filter { Workloads.replicas($0) > 0 }
         if !recreate, active.count > 1, isScalingEvent(active, replicas: replicas) {
-            try await scaleProportionally(deployment, replicaSets: owned, target: replicas + limits.maxSurge)
+            try await scaleProportionally(deployment, replicaSets: owned, target: replicas + limits.maxSurge, newest: new)
             return
         }
         let revision = old.compactMap { Int64(ObjectMeta.annotation($0, Workloads.revisionAnnotation) ?? "") }.max().map { $0.saturatingAdd(1) } ?? 1

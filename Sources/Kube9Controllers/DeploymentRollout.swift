@@ -21,8 +21,9 @@ public enum Rollout {
         }
 
         init(_ replicaSet: JSON) {
-            self.init(name: ObjectMeta.name(of: replicaSet), replicas: Workloads.replicas(replicaSet),
-                      available: Int(replicaSet[path: ["status", "availableReplicas"]]?.intValue ?? 0),
+            let replicas = Workloads.replicas(replicaSet)
+            self.init(name: ObjectMeta.name(of: replicaSet), replicas: replicas,
+                      available: min(Int(Workloads.count(replicaSet[path: ["status", "availableReplicas"]])), replicas),
                       created: replicaSet[path: ["metadata", "creationTimestamp"]]?.stringValue ?? "")
         }
     }
@@ -83,10 +84,8 @@ public enum Rollout {
         var result: [String: Int] = [:]
         var assigned = 0
         for view in ordered {
-            // view.replicas × difference / total, rounded half away from zero.
-            let numerator = Int64(view.replicas) * Int64(difference)
-            let denominator = Int64(total) * 2
-            let share = Int(numerator >= 0 ? (numerator * 2 + Int64(total)) / denominator : -((-numerator * 2 + Int64(total)) / denominator))
+            // view.replicas × difference / total, rounded half away from zero (in Double: the product may exceed Int64).
+            let share = Int((Double(view.replicas) * Double(difference) / Double(total)).rounded(.toNearestOrAwayFromZero))
             result[view.name] = max(0, view.replicas + share)
             assigned += share
         }
@@ -117,16 +116,16 @@ public enum Rollout {
     public static func counts(replicaSets: [JSON], new: JSON?) -> (replicas: Int64, updated: Int64, ready: Int64, available: Int64) {
         var replicas: Int64 = 0, ready: Int64 = 0, available: Int64 = 0
         for replicaSet in replicaSets {
-            replicas = replicas.saturatingAdd(replicaSet[path: ["status", "replicas"]]?.intValue ?? 0)
-            ready = ready.saturatingAdd(replicaSet[path: ["status", "readyReplicas"]]?.intValue ?? 0)
-            available = available.saturatingAdd(replicaSet[path: ["status", "availableReplicas"]]?.intValue ?? 0)
+            replicas = replicas.saturatingAdd(Workloads.count(replicaSet[path: ["status", "replicas"]]))
+            ready = ready.saturatingAdd(Workloads.count(replicaSet[path: ["status", "readyReplicas"]]))
+            available = available.saturatingAdd(Workloads.count(replicaSet[path: ["status", "availableReplicas"]]))
         }
-        return (replicas, new?[path: ["status", "replicas"]]?.intValue ?? 0, ready, available)
+        return (replicas, Workloads.count(new?[path: ["status", "replicas"]]), ready, available)
     }
 
     /// Whether the new status shows progress over the old one (Kubernetes' DeploymentProgressing).
     public static func progressed(old: JSON, new: JSON) -> Bool {
-        func value(_ status: JSON, _ field: String) -> Int64 { status[field]?.intValue ?? 0 }
+        func value(_ status: JSON, _ field: String) -> Int64 { Workloads.count(status[field]) }
         return value(new, "updatedReplicas") > value(old, "updatedReplicas")
             || value(new, "replicas") - value(new, "updatedReplicas") < value(old, "replicas") - value(old, "updatedReplicas")
             || value(new, "readyReplicas") > value(old, "readyReplicas")

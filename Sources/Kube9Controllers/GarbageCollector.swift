@@ -31,6 +31,9 @@ public final class GarbageCollector: Sendable {
 
     struct State {
         var nodes: [String: Node] = [:]
+        /// Kinds whose first list has been recorded: nothing is processed before all are (an
+        /// owner's dependents of another kind might not be in the graph yet).
+        var listed: Set<String> = []
         /// owner uid → uids of its dependents.
         var dependents: [String: Set<String>] = [:]
         var dirty: Set<String> = []
@@ -65,9 +68,15 @@ public final class GarbageCollector: Sendable {
             do {
                 let (objects, changes) = try client.listAndWatch(type)
                 state.withLock { state in
-                    // Anything may have gone while the watch was down: look at every dependent again.
+                    // Objects of this kind that went while the watch was down are recorded as deleted
+                    // (their owners may wait for them); every dependent is looked at again.
+                    let present = Set(objects.map(ObjectMeta.uid))
+                    for (uid, node) in state.nodes where node.type == type && !present.contains(uid) {
+                        Self.record(["metadata": ["uid": .string(uid)]], type: type, deleted: true, in: &state)
+                    }
                     state.dirty.formUnion(state.nodes.keys)
                     for object in objects { Self.record(object, type: type, deleted: false, in: &state) }
+                    state.listed.insert(type.storageName)
                 }
                 wakeContinuation.yield()
                 for await change in changes {
@@ -107,6 +116,8 @@ public final class GarbageCollector: Sendable {
             return
         }
         let owners = ObjectMeta.ownerReferences(of: object)
+        // An owner this dependent no longer names may be waiting for it (foreground).
+        for owner in previous?.owners ?? [] where !owners.contains(where: { $0.uid == owner.uid }) { state.dirty.insert(owner.uid) }
         let finalizers = ObjectMeta.finalizers(of: object)
         let deleting = ObjectMeta.deletionTimestamp(of: object) != nil
         let collecting = deleting && finalizers.contains(where: isCollectorFinalizer)
@@ -125,8 +136,10 @@ public final class GarbageCollector: Sendable {
 
     func processLoop() async {
         var iterator = wake.makeAsyncIterator()
+        let kinds = client.resourceTypes.filter { $0.verbs.contains("watch") }.count
         while !Task.isCancelled {
             guard await iterator.next() != nil else { return }
+            guard state.withLock({ $0.listed.count >= kinds }) else { continue }
             let batch = state.withLock { state -> [(String, Node?)] in
                 let uids = state.dirty
                 state.dirty = []
@@ -221,6 +234,12 @@ public final class GarbageCollector: Sendable {
         let dependents = state.withLock { state in (state.dependents[uid] ?? []).compactMap { dependent in state.nodes[dependent].map { (dependent, $0) } } }
         var blocking = 0
         for (dependentUID, dependent) in dependents {
+            // A dependent with another live owner stays: only the reference to this owner goes.
+            let others = dependent.owners.filter { $0.uid != uid }
+            if others.contains(where: { ownerExists($0, dependentNamespace: dependent.namespace) != false }) {
+                try await dropReference(to: uid, from: dependentUID, dependent)
+                continue
+            }
             let blocks = dependent.owners.contains { $0.uid == uid && $0.blockOwnerDeletion }
             if blocks { blocking += 1 }
             if dependent.deleting { continue }
@@ -234,19 +253,22 @@ public final class GarbageCollector: Sendable {
     /// Orphan: removes the owner's reference from each dependent, then the owner's finalizer.
     func orphanDependents(of uid: String, node: Node) async throws {
         let dependents = state.withLock { state in (state.dependents[uid] ?? []).compactMap { dependent in state.nodes[dependent].map { (dependent, $0) } } }
-        for (dependentUID, dependent) in dependents {
-            do {
-                try await client.modify(dependent.type, namespace: dependent.namespace, name: dependent.name, status: false) { object in
-                    guard ObjectMeta.uid(of: object) == dependentUID else { return }
-                    let kept = (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
-                    object[path: ["metadata", "ownerReferences"]] = kept.isEmpty ? Optional<JSON>.none : .array(kept)
-                }
-            } catch let error as APIError {
-                if case .notFound = error { continue }
-                throw error
-            }
-        }
+        for (dependentUID, dependent) in dependents { try await dropReference(to: uid, from: dependentUID, dependent) }
         try await removeFinalizer(Self.orphanFinalizer, uid: uid, node: node)
+    }
+
+    /// Removes the reference to owner `uid` from a dependent (gone already: nothing to do).
+    func dropReference(to uid: String, from dependentUID: String, _ dependent: Node) async throws {
+        do {
+            try await client.modify(dependent.type, namespace: dependent.namespace, name: dependent.name, status: false) { object in
+                guard ObjectMeta.uid(of: object) == dependentUID else { return }
+                let kept = (object[path: ["metadata", "ownerReferences"]]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
+                object[path: ["metadata", "ownerReferences"]] = kept.isEmpty ? Optional<JSON>.none : .array(kept)
+            }
+        } catch let error as APIError {
+            if case .notFound = error { return }
+            throw error
+        }
     }
 
     func removeFinalizer(_ finalizer: String, uid: String, node: Node) async throws {

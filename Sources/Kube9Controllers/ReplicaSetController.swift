@@ -79,10 +79,13 @@ public final class ReplicaSetController: Sendable {
         let namespace = ObjectMeta.namespace(of: object)
         if type != Self.pods {
             let key = Self.key(type, namespace, ObjectMeta.name(of: object))
-            state.withLock { state in
+            let statusOnly = state.withLock { state -> Bool in
+                let previous = state.owners[namespace]?[key]
                 if change.kind == .deleted { state.owners[namespace]?.removeValue(forKey: key) } else { state.owners[namespace, default: [:]][key] = object }
+                return change.kind == .modified && previous.map { Workloads.onlyStatusChanged($0, object) } == true
             }
-            queue.add(key)
+            // Its own status writes are no reason to sync again (a failing create would loop).
+            if !statusOnly { queue.add(key) }
             return
         }
         // A pod concerns its controller, and every owner whose selector matches it (adoption).
@@ -102,10 +105,10 @@ public final class ReplicaSetController: Sendable {
         guard parts.count == 3, let type = Self.kinds.first(where: { $0.resource == parts[0] }) else { return }
         guard let owner = client.get(type, namespace: parts[1], name: parts[2]) else { return }
         do {
-            try await sync(owner, type: type, key: key)
+            if try await sync(owner, type: type, key: key) { queue.forget(key) } else { queue.retry(key) }
         } catch {
             logger.info("replicaset controller: sync failed, will retry", metadata: ["object": "\(key)", "error": "\(error)"])
-            queue.add(key, after: .seconds(1))
+            queue.retry(key)
         }
     }
 
@@ -115,7 +118,8 @@ public final class ReplicaSetController: Sendable {
         return ObjectMeta.deletionTimestamp(of: pod) == nil && phase != "Succeeded" && phase != "Failed"
     }
 
-    func sync(_ owner: JSON, type: ResourceType, key: String) async throws {
+    /// One sync; false when a pod could not be created or deleted (retried with back-off).
+    func sync(_ owner: JSON, type: ResourceType, key: String) async throws -> Bool {
         let namespace = ObjectMeta.namespace(of: owner)
         let uid = ObjectMeta.uid(of: owner)
         let deleting = ObjectMeta.deletionTimestamp(of: owner) != nil
@@ -133,15 +137,17 @@ public final class ReplicaSetController: Sendable {
         let active = owned.filter(Self.isActive)
         let desired = Workloads.replicas(owner)
         var failure: String? = nil
+        var deleted = true
         if !deleting, let selector, !selector.isEmpty {
             if active.count < desired {
                 failure = await createPods(min(desired - active.count, Self.burst), owner: owner)
                 if desired - active.count > Self.burst { queue.add(key) }
             } else if active.count > desired {
-                await deletePods(Array(PodRanking.deletionOrder(active).prefix(min(active.count - desired, Self.burst))), owner: owner)
+                deleted = await deletePods(Array(PodRanking.deletionOrder(active).prefix(min(active.count - desired, Self.burst))), owner: owner)
             }
         }
         try await writeStatus(owner, type: type, key: key, failure: failure)
+        return failure == nil && deleted
     }
 
     func adopt(_ pod: JSON, owner: JSON) async throws -> JSON? {
@@ -176,7 +182,8 @@ public final class ReplicaSetController: Sendable {
     /// The pod a workload's template makes.
     static func pod(from owner: JSON) -> JSON {
         let template = owner[path: ["spec", "template"]] ?? .emptyObject
-        var metadata: JSON = ["generateName": .string(ObjectMeta.name(of: owner) + "-")]
+        // As Kubernetes' name generator: the prefix is cut to 58 characters, so NAME-xxxxx stays a valid name.
+        var metadata: JSON = ["generateName": .string(String((ObjectMeta.name(of: owner) + "-").prefix(58)))]
         if let labels = template[path: ["metadata", "labels"]] { metadata["labels"] = labels }
         if let annotations = template[path: ["metadata", "annotations"]] { metadata["annotations"] = annotations }
         if let finalizers = template[path: ["metadata", "finalizers"]] { metadata["finalizers"] = finalizers }
@@ -200,6 +207,10 @@ public final class ReplicaSetController: Sendable {
                             await self.client.event(about: owner, type: "Normal", reason: "SuccessfulCreate",
                                                     message: "Created pod: \(ObjectMeta.name(of: created))", component: Self.component)
                             return nil
+                        } catch let error as APIError {
+                            // The generated name is left out, so the condition stays the same from one failure to the next.
+                            if case .invalid(_, _, _, let causes) = error { return causes.map(\.summary).joined(separator: "; ") }
+                            return error.status["message"]?.stringValue ?? "\(error)"
                         } catch {
                             return "\(error)"
                         }
@@ -219,8 +230,9 @@ public final class ReplicaSetController: Sendable {
         return nil
     }
 
-    func deletePods(_ pods: [JSON], owner: JSON) async {
-        await withTaskGroup(of: Void.self) { group in
+    /// Deletes the pods; false when any delete failed.
+    func deletePods(_ pods: [JSON], owner: JSON) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
             for pod in pods {
                 group.addTask {
                     do {
@@ -228,11 +240,16 @@ public final class ReplicaSetController: Sendable {
                                                      uid: ObjectMeta.uid(of: pod), propagation: "Background")
                         await self.client.event(about: owner, type: "Normal", reason: "SuccessfulDelete",
                                                 message: "Deleted pod: \(ObjectMeta.name(of: pod))", component: Self.component)
+                        return true
                     } catch {
                         self.logger.info("replicaset controller: delete failed", metadata: ["pod": "\(ObjectMeta.name(of: pod))", "error": "\(error)"])
+                        return false
                     }
                 }
             }
+            var all = true
+            for await ok in group where !ok { all = false }
+            return all
         }
     }
 

@@ -9,6 +9,10 @@ public final class WorkQueue: Sendable {
         var running: Set<String> = []
         /// Marked while running: synced again after.
         var again: Set<String> = []
+        /// Delayed marks: the earliest due time per key (one sleeping task per key at most).
+        var due: [String: ContinuousClock.Instant] = [:]
+        /// Failures in a row per key (the retry back-off).
+        var failures: [String: Int] = [:]
     }
 
     let state = Mutex(State())
@@ -33,14 +37,39 @@ public final class WorkQueue: Sendable {
 
     public func add(_ key: String) { add(CollectionOfOne(key)) }
 
-    /// Marks `key` again after `delay` (bounded to an hour).
+    /// Marks `key` again after `delay` (bounded to an hour). A key already due sooner keeps that time.
     public func add(_ key: String, after delay: Duration) {
-        let bounded = min(delay, .seconds(3600))
+        let when = ContinuousClock.now.advanced(by: min(max(delay, .zero), .seconds(3600)))
+        let schedule = state.withLock { state -> Bool in
+            if let existing = state.due[key], existing <= when { return false }
+            state.due[key] = when
+            return true
+        }
+        guard schedule else { return }
         Task {
-            try? await Task.sleep(for: bounded)
-            self.add(key)
+            try? await Task.sleep(until: when, clock: .continuous)
+            let fire = self.state.withLock { state -> Bool in
+                guard state.due[key] == when else { return false }
+                state.due.removeValue(forKey: key)
+                return true
+            }
+            if fire { self.add(key) }
         }
     }
+
+    /// Marks a key whose sync failed again after a back-off that doubles per failure in a row
+    /// (0.5 s up to 60 s).
+    public func retry(_ key: String) {
+        let failures = state.withLock { state -> Int in
+            state.failures[key, default: 0] += 1
+            return state.failures[key] ?? 1
+        }
+        let milliseconds = min(60_000, 500 << min(failures - 1, 7))
+        add(key, after: .milliseconds(milliseconds))
+    }
+
+    /// A key synced successfully: its back-off starts over.
+    public func forget(_ key: String) { _ = state.withLock { $0.failures.removeValue(forKey: key) } }
 
     /// Runs until cancelled: waits for marked keys and runs `sync` on each, up to `concurrency` at once.
     public func run(concurrency: Int, _ sync: @escaping @Sendable (String) async -> Void) async {

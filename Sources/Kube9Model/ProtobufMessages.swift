@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// Protobuf decoding driven by message descriptors (field number → JSON name and type, from
 /// k8s.io/api's generated.proto files), for the workload kinds kubectl sends as protobuf
 /// (`kubectl create deployment`). A field number a descriptor does not list is refused with
@@ -82,6 +84,10 @@ enum ProtobufMessages {
         if name == "Ignored" { return .emptyObject }
         guard let fields = messages[name] else { throw APIError.unsupportedMediaType("kube9 cannot decode protobuf \(name); send application/json") }
         var object = JSON.emptyObject
+        // Lists and maps are gathered here and set once: appending to a JSON member would copy it each time.
+        var lists: [String: [JSON]] = [:]
+        var maps: [String: [(String, JSON)]] = [:]
+        var order: [String] = []
         var reader = ProtobufBody.Reader(bytes, from: range.lowerBound, to: range.upperBound)
         while !reader.atEnd {
             let raw = try reader.field()
@@ -94,19 +100,15 @@ enum ProtobufMessages {
             }
             switch field.type {
             case .repeated(let element):
-                var list = object[field.name]?.arrayValue ?? []
-                list.append(try value(element, raw, bytes: bytes, reader: reader, depth: depth))
-                object[field.name] = .array(list)
+                if lists[field.name] == nil { order.append(field.name) }
+                lists[field.name, default: []].append(try value(element, raw, bytes: bytes, reader: reader, depth: depth))
             case .stringMap, .quantityMap:
                 guard let entry = raw.range else { throw APIError.badRequest("malformed protobuf body: \(name).\(field.name) is not a map entry") }
                 let (key, text) = try ProtobufBody.mapEntry(bytes, entry)
-                var map = object[field.name] ?? .emptyObject
-                if case .quantityMap = field.type {
-                    map[key] = .string(try quantityEntry(bytes, entry) ?? "")
-                } else {
-                    map[key] = .string(text)
-                }
-                object[field.name] = map
+                let member: JSON
+                if case .quantityMap = field.type { member = .string(try quantityEntry(bytes, entry) ?? "") } else { member = .string(text) }
+                if maps[field.name] == nil { order.append(field.name) }
+                maps[field.name, default: []].append((key, member))
             default:
                 let decoded = try value(field.type, raw, bytes: bytes, reader: reader, depth: depth)
                 // proto2 writes unset strings as empty: keep the ones with a value.
@@ -114,6 +116,15 @@ enum ProtobufMessages {
                 if case .flag = field.type, decoded == .bool(false) { continue }
                 if case .count = field.type, decoded == .int(0) { continue }
                 object[field.name] = decoded
+            }
+        }
+        for name in order {
+            if let list = lists[name] { object[name] = .array(list) }
+            if let entries = maps[name] {
+                var members = OrderedDictionary<String, JSON>()
+                members.reserveCapacity(entries.count)
+                for (key, member) in entries { members[key] = member }
+                object[name] = .object(members)
             }
         }
         return object

@@ -69,8 +69,10 @@ extension ObjectRegistry {
                 }
             }
             var finalizers = ObjectMeta.finalizers(of: old)
+            // core/v1 ReplicationControllers orphan their pods unless told otherwise, as in Kubernetes.
+            let policy = options.propagationPolicy ?? (type.kind == "ReplicationController" ? .orphan : nil)
             // Foreground and Orphan replace each other's finalizer, as in Kubernetes.
-            switch options.propagationPolicy {
+            switch policy {
             case .foreground?:
                 finalizers.removeAll { $0 == Self.orphanFinalizer }
                 if !finalizers.contains(Self.foregroundFinalizer) { finalizers.append(Self.foregroundFinalizer) }

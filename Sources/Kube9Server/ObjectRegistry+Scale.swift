@@ -42,7 +42,12 @@ extension ObjectRegistry {
         case .apply:
             throw APIError.unsupportedMediaType("server-side apply (application/apply-patch+yaml) is not supported by kube9 yet; use client-side `kubectl apply`")
         }
-        return try await updateScale(strategy, namespace: namespace, name: name, body: patched, options: options)
+        // The Scale read here carries the current resourceVersion; it is a precondition only when the patch set one.
+        var body = patched
+        if patch[path: ["metadata", "resourceVersion"]] == nil, patchType != .json || !(patch.arrayValue ?? []).contains(where: { $0["path"]?.stringValue == "/metadata/resourceVersion" }) {
+            body[path: ["metadata", "resourceVersion"]] = Optional<JSON>.none
+        }
+        return try await updateScale(strategy, namespace: namespace, name: name, body: body, options: options)
     }
 
     /// The replicas of a Scale body; 400/422 naming what is wrong.

@@ -15,6 +15,25 @@ public enum Workloads {
     /// The largest replica count a workload may ask for.
     public static let maximumReplicas = Int64(Int32.max)
 
+    /// A count read from a status a client may have written: clamped to 0…Int32.max (0 when absent).
+    public static func count(_ value: JSON?) -> Int64 {
+        min(max(value?.intValue ?? 0, 0), maximumReplicas)
+    }
+
+    /// Whether `new` differs from `old` only in status and resourceVersion (a controller's own status write).
+    public static func onlyStatusChanged(_ old: JSON, _ new: JSON) -> Bool {
+        var left = old
+        var right = new
+        for object in [0, 1] {
+            var copy = object == 0 ? left : right
+            copy["status"] = Optional<JSON>.none
+            copy[path: ["metadata", "resourceVersion"]] = Optional<JSON>.none
+            copy[path: ["metadata", "managedFields"]] = Optional<JSON>.none
+            if object == 0 { left = copy } else { right = copy }
+        }
+        return left == right
+    }
+
     /// `spec.replicas` (default 1), clamped to 0…Int32.max.
     public static func replicas(_ object: JSON) -> Int {
         guard let value = object[path: ["spec", "replicas"]]?.intValue else { return 1 }
@@ -42,7 +61,7 @@ public enum Workloads {
         }
         return ["kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": metadata,
                 "spec": ["replicas": .int(Int64(replicas(object)))],
-                "status": ["replicas": .int(object[path: ["status", "replicas"]]?.intValue ?? 0),
+                "status": ["replicas": .int(count(object[path: ["status", "replicas"]])),
                            "selector": .string(selector(object)?.text ?? "")]]
     }
 
