@@ -41,6 +41,8 @@ public struct ServerConfiguration: Sendable {
     public var serviceRanges: ServiceAllocator.Ranges = .defaults
     /// How often every HorizontalPodAutoscaler decides (kube-controller-manager's --horizontal-pod-autoscaler-sync-period, 15 s).
     public var autoscalerSyncPeriod: Duration = .seconds(15)
+    /// The node autoscaler's settings and how it makes nodes; nil keeps it off.
+    public var nodeAutoscaler: (NodeAutoscalerConfiguration, any NodeProvider)? = nil
 
     public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 6443, historyLimit: Int = 10_000,
                 synchronous: String = "FULL", bookmarkInterval: Duration = .seconds(60), policyDirectories: [String] = []) {
@@ -225,6 +227,10 @@ struct ServerStack: Sendable {
                      Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) },
                      Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
         if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }
+        if let (settings, provider) = configuration.nodeAutoscaler {
+            let nodeAutoscaler = NodeAutoscalerController(client: cluster, host: policyHost, provider: provider, configuration: settings, logger: logger)
+            tasks.append(Task { await nodeAutoscaler.run() })
+        }
         let handler = APIHandler(registry: registry, policyHost: policyHost, heartbeats: heartbeats, kubeNine: kubeNine, metrics: metrics, logger: logger)
         return ServerStack(store: store, registry: registry, policyHost: policyHost, handler: handler, cluster: cluster, metrics: metrics, tasks: tasks)
     }

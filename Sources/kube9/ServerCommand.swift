@@ -1,4 +1,5 @@
 import ArgumentParser
+import Kube9Autoscaler
 import Foundation
 import Kube9Model
 import Kube9Server
@@ -71,6 +72,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the built-in scheduler (pods stay unbound unless another scheduler binds them).")
     var disableScheduler = false
 
+    @Option(help: "A JSON file configuring the node autoscaler (provider, minNodes, maxNodes, shapes, timing; docs/workloads.md). Off without it.")
+    var nodeAutoscaler: String?
+
     @Option(help: "Seconds between the decisions of every HorizontalPodAutoscaler (1-3600).")
     var horizontalPodAutoscalerSyncPeriod: Double = 15
 
@@ -130,6 +134,15 @@ struct ServerCommand: AsyncParsableCommand {
         }
         configuration.autoscalerSyncPeriod = .milliseconds(Int64(horizontalPodAutoscalerSyncPeriod * 1000))
         configuration.serviceRanges = try serviceRanges()
+        if let nodeAutoscaler {
+            guard let data = FileManager.default.contents(atPath: nodeAutoscaler) else { throw ValidationError("cannot read --node-autoscaler \(nodeAutoscaler)") }
+            do {
+                let settings = try NodeAutoscalerConfiguration.parse(try JSON.parse(Array(data)))
+                configuration.nodeAutoscaler = (settings, CommandNodeProvider(dataDirectory: dataDir, runtime: settings.provider, agentArgs: settings.agentArgs))
+            } catch let error as APIError {
+                throw ValidationError("--node-autoscaler \(nodeAutoscaler): \(error.status["message"]?.stringValue ?? "\(error)")")
+            }
+        }
         try await APIServer(configuration: configuration, logger: logger).run()
     }
 }

@@ -120,8 +120,8 @@ function SchedulerPolicy.select(pod, candidates) end
 ---| crd | at least one of validate, default, reconcile | | the request is denied |
 ---
 ---The hooks below are api level 1 for every slot. Until a slot's caller exists in kube9 (see the
----README), a policy for it can already be installed, and tested with `kube9 policy test`
----through `{"hook": ..., "args": [...]}` cases.
+---README: admission, authorizer and crd have none yet), a policy for it can already be installed,
+---and tested with `kube9 policy test` through `{"hook": ..., "args": [...]}` cases.
 
 ---# Hooks of the loadbalancer slot
 ---
@@ -210,12 +210,53 @@ function AutoscalerPolicy.desired_replicas(target, metrics) end
 
 ---# Hooks of the node-autoscaler slot
 
+---With `kube9 server --node-autoscaler FILE` (docs/workloads.md), the server calls `decide` every
+---`intervalSeconds`. Nodes it adds come from the configured provider (`kube9 node add` with
+---docker, process or sim), are named auto-SHAPE-xxxxx and labelled kube9.io/node-group=autoscaler
+---and kube9.io/node-shape=SHAPE; only those count toward min/max and may be removed (by
+---`kube9 node remove`: cordon, drain, stop, delete). Below minNodes kube9 adds nodes of the first
+---shape without asking. kube9 checks the answer: unknown shapes, nodes that are not its own and
+---ready, adds past maxNodes and removals below minNodes are dropped (with an event). An error
+---or a malformed answer keeps the nodes (a NodeAutoscalerPolicyFailed event). Decisions are
+---events: TriggeredScaleUp on the pending pods, ScaleUp, ScaleDown on the node.
+
+---@class kube9.AutoscalerNode
+---@field name string
+---@field managed boolean made by the node autoscaler
+---@field ready boolean
+---@field unschedulable boolean cordoned
+---@field shape string its kube9.io/node-shape label ("" if none)
+---@field cpu integer allocatable millicores
+---@field memory integer allocatable bytes
+---@field pods_allowed integer
+---@field cpu_requested integer millicores requested by its pods
+---@field memory_requested integer bytes requested by its pods
+---@field pods integer pods bound to it
+---@field idle_seconds integer how long its requests have been under scaleDownUtilization of allocatable
+---@field bare_pods integer pods with no controller (a drain would recreate them unbound)
+
+---@class kube9.AutoscalerShape
+---@field name string
+---@field cpu integer millicores
+---@field memory integer bytes
+---@field pods integer
+
+---@class kube9.NodeAutoscalerCluster
+---@field nodes kube9.AutoscalerNode[]
+---@field pending {name: string, namespace: string, cpu: integer, memory: integer}[] pods the scheduler found no room for
+---@field shapes kube9.AutoscalerShape[]
+---@field upcoming {name: string, shape: string}[] nodes asked for that have not registered yet
+---@field managed integer the autoscaler's nodes now (not counting upcoming or those being removed)
+---@field min_nodes integer
+---@field max_nodes integer
+---@field unneeded_seconds integer scaleDownUnneededSeconds
+
 ---@class kube9.NodeAutoscalerPolicy
 local NodeAutoscalerPolicy = {}
 
----How many nodes to add and which to remove. An error keeps the node count.
----@param cluster table {nodes = kube9.Node[], pending = kube9.Pod[]}
----@return table decision {add = integer, remove = string[]}
+---Which nodes to add and which to remove.
+---@param cluster kube9.NodeAutoscalerCluster
+---@return table decision {add = {[shape] = count}, remove = {node names}} (either may be left out)
 function NodeAutoscalerPolicy.decide(cluster) end
 
 ---# Hooks of the admission slot
