@@ -31,10 +31,10 @@ struct DockerServiceTests {
     }
 
     /// A server with a scheduler and one docker node container, w1.
-    static func cluster(_ engine: DockerEngine, agentArguments: [String] = []) throws -> ServerProcess {
+    static func cluster(_ engine: DockerEngine, agentArguments: [String] = [], serverArguments: [String] = []) throws -> ServerProcess {
         let built = try runCommand(kube9BinaryPath(), ["node", "image", "build"], timeoutSeconds: 300)
         #expect(built.status == 0, "\(built.stdout) \(built.stderr)")
-        let server = try ServerProcess(extraArguments: DockerNodeTests.timing, scheduler: true)
+        let server = try ServerProcess(extraArguments: DockerNodeTests.timing + serverArguments, scheduler: true)
         let agentArgs = (DockerNodeTests.timing.prefix(2) + agentArguments).joined(separator: " ")
         let added = try DockerNodeTests().kube9(["node", "add", "w1", "--cpus", "2", "--runtime", "docker", "--wait", "15",
                                                  "--agent-args=" + agentArgs], server: server)

@@ -70,7 +70,7 @@ final class ServiceLoad: @unchecked Sendable {
     private var recorded: [Reply] = []
     private let finished = DispatchGroup()
 
-    init(_ ip: String, _ port: Int, threads: Int = 2, sources: [String?] = [nil]) {
+    init(_ ip: String, _ port: Int, threads: Int = 2, sources: [String?] = [nil], path: String = "/") {
         for thread in 0..<threads {
             finished.enter()
             Thread { [self] in
@@ -79,7 +79,7 @@ final class ServiceLoad: @unchecked Sendable {
                 for _ in 0..<100_000 where !isStopped {
                     let source = sources[index % sources.count]
                     index += 1
-                    let body = ServiceClient.get(ip, port, from: source)
+                    let body = ServiceClient.get(ip, port, path: path, from: source)
                     lock.withLock { recorded.append(Reply(at: Date(), source: source, body: body)) }
                 }
                 finished.leave()
