@@ -156,7 +156,7 @@ extension NodeAgent {
                     return (container["name"]?.stringValue ?? "", UsageReport.Usage(cpuNanoCores: Self.count(Double(cpuMilli) * 1e6 * fraction),
                                                                                    memoryBytes: Self.count(Double(memory) * fraction)))
                 }
-                pods.append(UsageReport.PodUsage(namespace: ObjectMeta.namespace(of: pod), name: ObjectMeta.name(of: pod), containers: containers))
+                pods.append(UsageReport.PodUsage(namespace: ObjectMeta.namespace(of: pod), name: ObjectMeta.name(of: pod), uid: ObjectMeta.uid(of: pod), containers: containers))
             }
         } else {
             let containers = (try? runtime.listContainers(node: name)) ?? []
@@ -166,7 +166,7 @@ extension NodeAgent {
                 guard let (_, sample, rate) = usage[container.id],
                       let podName = container.labels[RuntimeLabels.podName], let namespace = container.labels[RuntimeLabels.podNamespace] else { continue }
                 let entry = (name: container.containerName, usage: UsageReport.Usage(cpuNanoCores: Self.count(rate), memoryBytes: Int64(clamping: sample.memoryBytes)))
-                byPod[namespace + "/" + podName, default: UsageReport.PodUsage(namespace: namespace, name: podName, containers: [])].containers.append(entry)
+                byPod[namespace + "/" + podName, default: UsageReport.PodUsage(namespace: namespace, name: podName, uid: container.podUID, containers: [])].containers.append(entry)
             }
             pods = byPod.sorted { $0.key < $1.key }.map(\.value)
         }

@@ -20,6 +20,16 @@ extension HorizontalPodAutoscalerController {
             return
         }
         let current = Workloads.replicas(target)
+        // Outside min/max (the user scaled it, or changed the bounds): back inside first, whatever the metrics.
+        if current > 0, current > maximum || current < minimum {
+            let bounded = min(max(current, minimum), maximum)
+            try await setReplicas(type, namespace: namespace, name: targetName, uid: ObjectMeta.uid(of: target), bounded)
+            let message = "replicas \(current) outside minReplicas \(minimum) / maxReplicas \(maximum): New size: \(bounded)"
+            try await record(hpa, current: current, desired: bounded, metrics: [], conditions: [("AbleToScale", "True", "SucceededRescale", "the HPA controller was able to update the target scale to \(bounded)"),
+                                                                                              ("ScalingLimited", "True", current > maximum ? "TooManyReplicas" : "TooFewReplicas", message)],
+                             event: ("Normal", "SuccessfulRescale", message), scaled: true)
+            return
+        }
         if current == 0 {
             try await record(hpa, current: 0, desired: 0, metrics: [], conditions: [("AbleToScale", "True", "SucceededGetScale", "the HPA controller was able to get the target's current scale"),
                                                                                  ("ScalingActive", "False", "ScalingDisabled", "scaling is disabled since the replica count of the target is zero")], event: nil, scaled: false)
@@ -63,7 +73,8 @@ extension HorizontalPodAutoscalerController {
         let rules = HorizontalPodAutoscalerStrategy.rules(hpa)
         let window = Int64(max(rules.up.stabilizationWindowSeconds, rules.down.stabilizationWindowSeconds, 1800))
         let (history, events) = histories.withLock { state -> ([ScalingBehavior.Record], [ScalingBehavior.Record]) in
-            var entry = state[key] ?? History()
+            // A new HPA (or a restarted server) starts its scale-down window at the current count, as Kubernetes does.
+            var entry = state[key] ?? History(recommendations: rules.down.stabilizationWindowSeconds > 0 ? [ScalingBehavior.Record(time: now, value: current)] : [])
             entry.recommendations.removeAll { now - $0.time > window }
             entry.events.removeAll { now - $0.time > 1800 }
             state[key] = entry
@@ -72,17 +83,15 @@ extension HorizontalPodAutoscalerController {
         let (desired, limited) = ScalingBehavior.decide(current: current, recommendation: recommendation, minimum: minimum, maximum: maximum,
                                                         history: history, events: events, up: rules.up, down: rules.down, now: now)
         histories.withLock { state in
-            state[key, default: History()].recommendations.append(ScalingBehavior.Record(time: now, value: recommendation))
-            if desired != current { state[key, default: History()].events.append(ScalingBehavior.Record(time: now, value: desired - current)) }
+            var entry = state[key, default: History()]
+            entry.recommendations.append(ScalingBehavior.Record(time: now, value: recommendation))
+            if desired != current { entry.events.append(ScalingBehavior.Record(time: now, value: desired - current)) }
+            if entry.recommendations.count > Self.maximumHistory { entry.recommendations.removeFirst(entry.recommendations.count - Self.maximumHistory) }
+            if entry.events.count > Self.maximumHistory { entry.events.removeFirst(entry.events.count - Self.maximumHistory) }
+            state[key] = entry
         }
         let message = "\(inputs); policy \(policyName) recommends \(recommendation), stabilized and limited to \(desired)" + (limited.map { " (\($0))" } ?? "") + "; replicas \(current) → \(desired)"
-        if desired != current {
-            let uid = ObjectMeta.uid(of: target)
-            try await client.modify(type, namespace: namespace, name: targetName, status: false) { object in
-                guard ObjectMeta.uid(of: object) == uid else { return }
-                object[path: ["spec", "replicas"]] = .int(Int64(desired))
-            }
-        }
+        if desired != current { try await setReplicas(type, namespace: namespace, name: targetName, uid: ObjectMeta.uid(of: target), desired) }
         var conditions: [(String, String, String, String)] = [
             ("AbleToScale", "True", desired != current ? "SucceededRescale" : "ReadyForNewScale", desired != current ? "the HPA controller was able to update the target scale to \(desired)" : "recommended size matches current size"),
             ("ScalingActive", "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count from \(measured.map(\.name).joined(separator: ", "))"),
@@ -90,7 +99,14 @@ extension HorizontalPodAutoscalerController {
         conditions.append(limited.map { ("ScalingLimited", "True", $0, "the desired replica count was limited (\($0))") } ?? ("ScalingLimited", "False", "DesiredWithinRange", "the desired count is within the acceptable range"))
         try await record(hpa, current: current, desired: desired, metrics: measured.map(\.status), conditions: conditions,
                          event: desired != current ? ("Normal", "SuccessfulRescale", "New size: \(desired); \(message)") : ("Normal", "DesiredReplicasComputed", message),
-                         scaled: desired != current)
+                         scaled: desired != current, decision: "\(recommendation)/\(desired)/\(limited ?? "")/\(current)")
+    }
+
+    func setReplicas(_ type: ResourceType, namespace: String, name: String, uid: String, _ replicas: Int) async throws {
+        try await client.modify(type, namespace: namespace, name: name, status: false) { object in
+            guard ObjectMeta.uid(of: object) == uid else { return }
+            object[path: ["spec", "replicas"]] = .int(Int64(replicas))
+        }
     }
 
     static func number(_ value: Double) -> String {
@@ -107,12 +123,14 @@ extension HorizontalPodAutoscalerController {
                                           "replicas": .integer(Int64(current)), "min_replicas": .integer(Int64(minimum)), "max_replicas": .integer(Int64(maximum))])
         let metricValues: LuaValue = .array(metrics.map { metric in
             .map(["name": .string(metric.name), "target_type": .string(metric.targetType), "target": .number(metric.target),
-                  "current": .number(metric.current), "pods": .integer(Int64(metric.pods))])
+                  "current": .number(metric.current), "pods": .integer(Int64(metric.pods)),
+                  "missing": .integer(Int64(metric.missing)), "unready": .integer(Int64(metric.unready))])
         })
         let results = try await policy.call("desired_replicas", [targetValue, metricValues])
+        // Past Int32.max is as much as there can be (min/max clamp it next).
         switch results.first {
-        case .integer(let value)? where value >= 0 && value <= Workloads.maximumReplicas: return Int(value)
-        case .number(let value)? where value.isFinite && value >= 0 && value <= Double(Workloads.maximumReplicas) && value == value.rounded(): return Int(value)
+        case .integer(let value)? where value >= 0: return Int(min(value, Workloads.maximumReplicas))
+        case .number(let value)? where value.isFinite && value >= 0 && value == value.rounded(): return Int(min(value, Double(Workloads.maximumReplicas)))
         default:
             throw PolicyError(kind: .runtime, slot: .autoscaler, name: name,
                               message: "desired_replicas returned \(results.first.map { "\($0.json.text)" } ?? "nothing"), not a whole number from 0 to \(Workloads.maximumReplicas)")
@@ -121,7 +139,7 @@ extension HorizontalPodAutoscalerController {
 
     /// Writes the status and records the decision as an event (not repeated while it stays the same).
     func record(_ hpa: JSON, current: Int, desired: Int, metrics: [JSON], conditions: [(String, String, String, String)],
-                event: (String, String, String)?, scaled: Bool) async throws {
+                event: (String, String, String)?, scaled: Bool, decision: String? = nil) async throws {
         let uid = ObjectMeta.uid(of: hpa)
         let generation = hpa[path: ["metadata", "generation"]]?.intValue ?? 0
         let now = Timestamp.now()
@@ -146,9 +164,11 @@ extension HorizontalPodAutoscalerController {
         }
         guard let (type, reason, message) = event else { return }
         let key = Self.key(hpa)
+        // The same decision again (same recommendation and outcome; inputs vary a little each time) is not a new event.
+        let identity = reason + (decision ?? message)
         let repeated = histories.withLock { state -> Bool in
-            if state[key, default: History()].lastMessage == reason + message { return true }
-            state[key, default: History()].lastMessage = reason + message
+            if state[key, default: History()].lastDecision == identity { return true }
+            state[key, default: History()].lastDecision = identity
             return false
         }
         if !repeated { await client.event(about: hpa, type: type, reason: reason, message: message, component: Self.component) }

@@ -25,8 +25,12 @@ public final class HorizontalPodAutoscalerController: Sendable {
     struct History {
         var recommendations: [ScalingBehavior.Record] = []
         var events: [ScalingBehavior.Record] = []
-        var lastMessage = ""
+        /// The last decision recorded as an event (its outcome, not its noisy inputs).
+        var lastDecision = ""
     }
+
+    /// Most recommendations and scale events kept per HPA (the oldest go first).
+    static let maximumHistory = 1000
 
     let client: any ClusterClient
     let host: PolicyHost
@@ -98,18 +102,27 @@ public final class HorizontalPodAutoscalerController: Sendable {
         var target: Double
         var current: Double
         var pods: Int
+        /// Ready pods of the target with no usage report, and pods not ready (Kubernetes' rules for them are the policy's).
+        var missing: Int
+        var unready: Int
         var status: JSON
     }
 
-    /// Measures one metric over the ready pods with usage reports.
-    func measure(_ metric: JSON, pods: [JSON], usage: [String: (received: Int64, window: Int64, pod: UsageReport.PodUsage)]) -> Result<Measured, MetricError> {
+    /// The largest measure handed to a policy (percent, cores or bytes): beyond it every answer is the maximum anyway.
+    static let maximumMeasure = 1e15
+
+    /// Measures one metric over the ready pods with usage reports from the nodes they are bound to.
+    func measure(_ metric: JSON, pods: [JSON], usage: [String: MetricsTable.PodEntry]) -> Result<Measured, MetricError> {
         let name = metric[path: ["resource", "name"]]?.stringValue ?? "cpu"
         let targetType = metric[path: ["resource", "target", "type"]]?.stringValue ?? "Utilization"
         var used = 0.0
         var requested = 0.0
         var measured = 0
+        var missing = 0
+        var unready = 0
         for pod in pods {
-            guard PodRanking.readySince(pod) != nil, let report = usage[ObjectMeta.namespace(of: pod) + "/" + ObjectMeta.name(of: pod)] else { continue }
+            guard PodRanking.readySince(pod) != nil else { unready += 1; continue }
+            guard let report = usage[ObjectMeta.namespace(of: pod) + "/" + ObjectMeta.name(of: pod)], report.describes(pod) else { missing += 1; continue }
             let total = report.pod.total
             used += name == "cpu" ? Double(total.cpuNanoCores) / 1e9 : Double(total.memoryBytes)
             var podRequest = 0.0
@@ -128,16 +141,16 @@ public final class HorizontalPodAutoscalerController: Sendable {
         }
         if targetType == "Utilization" {
             guard requested > 0 else { return .failure(MetricError(reason: "FailedGetResourceMetric", message: "the pods request no \(name)")) }
-            let current = used / requested * 100
+            let current = min(used / requested * 100, Self.maximumMeasure)
             let target = Double(metric[path: ["resource", "target", "averageUtilization"]]?.intValue ?? 80)
             let status: JSON = ["type": "Resource", "resource": ["name": .string(name), "current": ["averageUtilization": .int(Int64(current.rounded(.down))),
                                                                                               "averageValue": .string(Self.quantityText(used / Double(measured), name))]]]
-            return .success(Measured(name: name, targetType: targetType, target: target, current: current, pods: measured, status: status))
+            return .success(Measured(name: name, targetType: targetType, target: target, current: current, pods: measured, missing: missing, unready: unready, status: status))
         }
         let target = Double(Quantity.from(metric[path: ["resource", "target", "averageValue"]])?.milliValue ?? 0) / 1000
-        let current = used / Double(measured)
+        let current = min(used / Double(measured), Self.maximumMeasure)
         let status: JSON = ["type": "Resource", "resource": ["name": .string(name), "current": ["averageValue": .string(Self.quantityText(current, name))]]]
-        return .success(Measured(name: name, targetType: targetType, target: target, current: current, pods: measured, status: status))
+        return .success(Measured(name: name, targetType: targetType, target: target, current: current, pods: measured, missing: missing, unready: unready, status: status))
     }
 
     struct MetricError: Error {

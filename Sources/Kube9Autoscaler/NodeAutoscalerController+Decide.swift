@@ -82,6 +82,10 @@ extension NodeAutoscalerController {
                 }
             }
         }
+        let now = Timestamp.nowSeconds()
+        state.withLock { state in
+            for pod in pending { state.triggered[ObjectMeta.uid(of: pod), default: (0, now)] = ((state.triggered[ObjectMeta.uid(of: pod)]?.0 ?? 0) + 1, now) }
+        }
         let summary = additions.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }.joined(separator: ", ")
         let message = "scale-up: \(summary) (\(started.joined(separator: ", "))): \(reason); max \(configuration.maxNodes)"
         for pod in pending.prefix(100) {

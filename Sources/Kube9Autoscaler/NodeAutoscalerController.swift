@@ -27,7 +27,14 @@ public final class NodeAutoscalerController: Sendable {
         /// Node → since when it has been under the utilization threshold.
         var underusedSince: [String: Int64] = [:]
         var lastMessage = ""
+        /// Pod uid → (scale-ups it triggered, the last one's time): a pod still pending after two
+        /// is one a new node does not help (it wants something else), left out for 10 minutes.
+        var triggered: [String: (Int, Int64)] = [:]
     }
+
+    /// Scale-ups a pod may trigger before it is left out, and for how long.
+    static let maximumTriggers = 2
+    static let triggerMemorySeconds: Int64 = 600
 
     let client: any ClusterClient
     let host: PolicyHost
@@ -78,6 +85,22 @@ public final class NodeAutoscalerController: Sendable {
         }
     }
 
+    /// Whether a node of a shape could take the pod: its node selector names only labels the
+    /// autoscaler's nodes carry, and it has not triggered two scale-ups that did not help.
+    func helps(_ pod: JSON, now: Int64) -> Bool {
+        let selector = pod[path: ["spec", "nodeSelector"]]?.objectValue ?? [:]
+        let fits = selector.allSatisfy { key, value in
+            switch key {
+            case NodeAutoscalerConfiguration.groupLabel: return value.stringValue == NodeAutoscalerConfiguration.groupValue
+            case NodeAutoscalerConfiguration.shapeLabel: return configuration.shapes.contains { $0.name == value.stringValue }
+            case "kubernetes.io/os": return value.stringValue == "linux"
+            default: return false
+            }
+        }
+        let triggers = state.withLock { $0.triggered[ObjectMeta.uid(of: pod)]?.0 ?? 0 }
+        return fits && triggers < Self.maximumTriggers
+    }
+
     static func requests(_ pod: JSON) -> (cpu: Int64, memory: Int64) {
         var cpu: Int64 = 0
         var memory: Int64 = 0
@@ -101,15 +124,17 @@ public final class NodeAutoscalerController: Sendable {
         for pod in podObjects {
             let node = pod[path: ["spec", "nodeName"]]?.stringValue ?? ""
             if node.isEmpty {
-                if ObjectMeta.deletionTimestamp(of: pod) == nil, Conditions.find(pod, "PodScheduled")?["reason"] == "Unschedulable" { pending.append(pod) }
+                if ObjectMeta.deletionTimestamp(of: pod) == nil, Conditions.find(pod, "PodScheduled")?["reason"] == "Unschedulable", helps(pod, now: now) { pending.append(pod) }
             } else {
                 byNode[node, default: []].append(pod)
             }
         }
         let names = Set(nodeObjects.map(ObjectMeta.name))
+        let ready = Set(nodeObjects.filter(Self.isReady).map(ObjectMeta.name))
         let (upcoming, removing) = state.withLock { state -> ([String: (String, Int64)], Set<String>) in
-            // An added node counts as upcoming until it is registered, or for 5 minutes.
-            state.upcoming = state.upcoming.filter { !names.contains($0.key) && now - $0.value.1 < 300 }
+            // An added node counts as upcoming until it is Ready (the scheduler can use it), or for 5 minutes.
+            state.upcoming = state.upcoming.filter { !ready.contains($0.key) && now - $0.value.1 < 300 }
+            state.triggered = state.triggered.filter { now - $0.value.1 < Self.triggerMemorySeconds }
             state.removing = state.removing.intersection(names)
             return (state.upcoming, state.removing)
         }

@@ -23,8 +23,9 @@ public enum ScalingBehavior {
         var upRecommendation = recommendation
         var downRecommendation = recommendation
         for record in history {
-            if now - record.time <= Int64(up.stabilizationWindowSeconds) { upRecommendation = min(upRecommendation, record.value) }
-            if now - record.time <= Int64(down.stabilizationWindowSeconds) { downRecommendation = max(downRecommendation, record.value) }
+            // As Kubernetes: records after now − window (a record exactly one window old has left it).
+            if now - record.time < Int64(up.stabilizationWindowSeconds) { upRecommendation = min(upRecommendation, record.value) }
+            if now - record.time < Int64(down.stabilizationWindowSeconds) { downRecommendation = max(downRecommendation, record.value) }
         }
         var result = current
         if result < upRecommendation { result = upRecommendation }
@@ -36,25 +37,27 @@ public enum ScalingBehavior {
     public static func scaleUpLimit(current: Int, events: [Record], rules: Rules, now: Int64) -> Int {
         if rules.selectPolicy == "Disabled" || rules.policies.isEmpty { return current }
         let limits = rules.policies.map { policy -> Int in
-            let added = events.filter { now - $0.time <= Int64(policy.periodSeconds) && $0.value > 0 }.reduce(0) { $0 + $1.value }
+            let added = events.filter { now - $0.time < Int64(policy.periodSeconds) && $0.value > 0 }.reduce(0) { $0 + $1.value }
             let start = max(0, current - added)
             if policy.percent { return Int((Int64(start) * Int64(100 + policy.value) + 99) / 100) }
             return start.addingReportingOverflow(policy.value).overflow ? Int.max : start + policy.value
         }
-        return rules.selectPolicy == "Min" ? (limits.min() ?? current) : (limits.max() ?? current)
+        // Never below the current count: a scale-up limit does not scale down (Kubernetes: max(limit, current)).
+        return max(current, rules.selectPolicy == "Min" ? (limits.min() ?? current) : (limits.max() ?? current))
     }
 
     /// The fewest replicas the rules allow now (`events`: past changes, negative for scale-downs).
     public static func scaleDownLimit(current: Int, events: [Record], rules: Rules, now: Int64) -> Int {
         if rules.selectPolicy == "Disabled" || rules.policies.isEmpty { return current }
         let limits = rules.policies.map { policy -> Int in
-            let removed = events.filter { now - $0.time <= Int64(policy.periodSeconds) && $0.value < 0 }.reduce(0) { $0 - $1.value }
+            let removed = events.filter { now - $0.time < Int64(policy.periodSeconds) && $0.value < 0 }.reduce(0) { $0 - $1.value }
             let start = current + removed
             if policy.percent { return max(0, Int(Int64(start) * Int64(max(0, 100 - policy.value)) / 100)) }
             return max(0, start - policy.value)
         }
         // Max picks the policy that allows the biggest change: the lowest floor.
-        return rules.selectPolicy == "Min" ? (limits.max() ?? current) : (limits.min() ?? current)
+        // Never above the current count: a scale-down limit does not scale up.
+        return min(current, rules.selectPolicy == "Min" ? (limits.max() ?? current) : (limits.min() ?? current))
     }
 
     /// The replicas to set: stabilized, rate-limited, within min and max; and why it was limited, if it was.

@@ -28,11 +28,27 @@ public final class MetricsTable: Sendable {
         entries.withLock { $0.filter { now - $0.value.received <= maximumAge } }
     }
 
-    /// The fresh usage of each pod, by "namespace/name", with when it was reported and its window.
-    public func pods(now: Int64 = Timestamp.nowSeconds()) -> [String: (received: Int64, window: Int64, pod: UsageReport.PodUsage)] {
-        var result: [String: (received: Int64, window: Int64, pod: UsageReport.PodUsage)] = [:]
-        for entry in fresh(now: now).values {
-            for pod in entry.report.pods { result[pod.namespace + "/" + pod.name] = (entry.received, entry.report.windowSeconds, pod) }
+    /// One pod's fresh usage: which node reported it, when, over what window.
+    public struct PodEntry: Sendable {
+        public var node: String
+        public var received: Int64
+        public var window: Int64
+        public var pod: UsageReport.PodUsage
+
+        /// Whether this report is about `pod` as it is now: reported by the node it is bound to,
+        /// with its uid (when the agent sent one).
+        public func describes(_ pod: JSON) -> Bool {
+            pod[path: ["spec", "nodeName"]]?.stringValue == node && (self.pod.uid.isEmpty || self.pod.uid == ObjectMeta.uid(of: pod))
+        }
+    }
+
+    /// The fresh usage of each pod, by "namespace/name". A pod two nodes report is the one of the newer report.
+    public func pods(now: Int64 = Timestamp.nowSeconds()) -> [String: PodEntry] {
+        var result: [String: PodEntry] = [:]
+        for (node, entry) in fresh(now: now).sorted(by: { ($0.value.received, $0.key) < ($1.value.received, $1.key) }) {
+            for pod in entry.report.pods {
+                result[pod.namespace + "/" + pod.name] = PodEntry(node: node, received: entry.received, window: entry.report.windowSeconds, pod: pod)
+            }
         }
         return result
     }

@@ -37,7 +37,8 @@ enum MetricsAPI {
             let pod = entry.pod
             if let namespace = route.namespace, namespace != pod.namespace { continue }
             if let only = route.name, only != pod.name { continue }
-            guard let object = try? registry.get(PodStrategy().type, namespace: pod.namespace, name: pod.name).object, labels.matches(object: object) else { continue }
+            guard let object = try? registry.get(PodStrategy().type, namespace: pod.namespace, name: pod.name).object,
+                  entry.describes(object), labels.matches(object: object) else { continue }
             _ = key
             items.append(["kind": "PodMetrics", "apiVersion": .string(apiVersion),
                           "metadata": ["name": .string(pod.name), "namespace": .string(pod.namespace), "creationTimestamp": .string(now),

@@ -14,9 +14,9 @@ struct CommandNodeProvider: NodeProvider {
 
     var kubeconfig: String { (dataDirectory as NSString).appendingPathComponent("kubeconfig") }
 
-    func run(_ arguments: [String]) async throws {
+    func run(_ arguments: [String], timeoutSeconds: Double) async throws {
         let result = try await Self.workers.run { () throws -> CommandResult in
-            try Subprocess.run(Subprocess.currentExecutable(), arguments, timeoutSeconds: 180)
+            try Subprocess.run(Subprocess.currentExecutable(), arguments, timeoutSeconds: timeoutSeconds)
         }
         guard result.status == 0 else {
             throw ValidationError("kube9 \(arguments.prefix(3).joined(separator: " ")) failed (exit \(result.status)): \(result.stderr.suffix(500))")
@@ -30,10 +30,11 @@ struct CommandNodeProvider: NodeProvider {
         let cpus = shape.cpus == shape.cpus.rounded() ? String(Int64(shape.cpus)) : String(shape.cpus)
         try await run(["node", "add", name, "--runtime", runtime, "--cpus", cpus, "--memory", shape.memory, "--wait", "0",
                        "--data-dir", dataDirectory, "--kubeconfig", kubeconfig,
-                       "--agent-args=--labels \(labelText) --max-pods \(shape.pods) \(agentArgs)"])
+                       "--agent-args=--labels \(labelText) --max-pods \(shape.pods) \(agentArgs)"], timeoutSeconds: 60)
     }
 
     func remove(name: String) async throws {
-        try await run(["node", "remove", name, "--data-dir", dataDirectory, "--kubeconfig", kubeconfig])
+        // Each pod gets 30 s to terminate; the whole drain at most 15 minutes.
+        try await run(["node", "remove", name, "--timeout", "30", "--data-dir", dataDirectory, "--kubeconfig", kubeconfig], timeoutSeconds: 900)
     }
 }

@@ -48,7 +48,14 @@ struct DockerAutoscalerTests {
         defer { server.destroy() }
         try DockerServiceTests.create(Self.deployment(), at: "/apis/apps/v1/namespaces/default/deployments", server)
         #expect(try server.kubectl("create", "service", "clusterip", "burn", "--tcp=80:http").status == 0)
-        #expect(try server.kubectl("rollout", "status", "deployment/burn", "--timeout=120s", timeoutSeconds: 130).status == 0)
+        let rolled = try server.kubectl("rollout", "status", "deployment/burn", "--timeout=120s", timeoutSeconds: 130)
+        if rolled.status != 0 {
+            let pods = (try? server.kubectl("get", "pods", "-o", "wide").stdout) ?? ""
+            let events = (try? server.kubectl("get", "events").stdout) ?? ""
+            let agent = (try? engine.request("GET", "/containers/kube9-node-w1/logs?stdout=1&stderr=1&tail=40").text) ?? ""
+            Issue.record("the burn deployment did not roll out: \(rolled.stdout) \(rolled.stderr)\npods:\n\(pods)\nevents:\n\(events)\nagent:\n\(agent)")
+            return
+        }
         let autoscale = try server.kubectl("autoscale", "deployment", "burn", "--cpu-percent=50", "--min=1", "--max=4")
         #expect(autoscale.status == 0, "\(autoscale.stderr)")
         let window = 20

@@ -12,12 +12,19 @@ struct AutoscalerTests {
     typealias W = WorkloadTests
     static let autoscalers = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
 
-    /// Reports `milliCores` of cpu for each running pod of app=burn (one sim node's report).
+    /// Reports `totalMilliCores` of cpu shared by the running pods (one node's report, n1, where they are bound first:
+    /// a report counts only for pods bound to the node that sent it).
     static func report(_ server: InProcessServer, totalMilliCores: Int64) async throws {
-        let pods = try await W.items(server, W.pods).filter { ObjectMeta.deletionTimestamp(of: $0) == nil && $0[path: ["status", "phase"]] == "Running" }
+        var pods = try await W.items(server, W.pods).filter { ObjectMeta.deletionTimestamp(of: $0) == nil && $0[path: ["status", "phase"]] == "Running" }
+        for pod in pods where (pod[path: ["spec", "nodeName"]]?.stringValue ?? "").isEmpty {
+            _ = try await server.call(.post, W.pods + "/\(ObjectMeta.name(of: pod))/binding",
+                                      json: ["apiVersion": "v1", "kind": "Binding", "metadata": ["name": .string(ObjectMeta.name(of: pod))], "target": ["kind": "Node", "name": "n1"]])
+        }
+        pods = try await W.items(server, W.pods).filter { ObjectMeta.deletionTimestamp(of: $0) == nil && $0[path: ["status", "phase"]] == "Running" }
         let each = pods.isEmpty ? 0 : totalMilliCores / Int64(pods.count)
         let usage = pods.map { pod in
-            UsageReport.PodUsage(namespace: "default", name: ObjectMeta.name(of: pod), containers: [("c", UsageReport.Usage(cpuNanoCores: each * 1_000_000, memoryBytes: 1 << 20))])
+            UsageReport.PodUsage(namespace: "default", name: ObjectMeta.name(of: pod), uid: ObjectMeta.uid(of: pod),
+                                 containers: [("c", UsageReport.Usage(cpuNanoCores: each * 1_000_000, memoryBytes: 1 << 20))])
         }
         server.stack.metrics.record(node: "n1", report: UsageReport(windowSeconds: 1, node: .zero, pods: usage))
     }
@@ -120,6 +127,29 @@ struct AutoscalerTests {
         }
     }
 
+    @Test("a usage report with counts past their bounds is a 422 naming the field; a report about a pod bound elsewhere does not count for it")
+    func reports() async throws {
+        try await InProcessServer.with(scheduler: false) { server in
+            #expect(try await server.call(.post, "/api/v1/nodes", json: ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "n1"]]).status == 201)
+            let huge: JSON = ["windowSeconds": 10, "node": ["cpu": 0, "memory": 0],
+                              "pods": [["namespace": "default", "name": "p", "containers": [["name": "c", "cpu": 1, "memory": .int(9_000_000_000_000_000_001)]]]]]
+            let refused = try await server.call(.post, "/kube9/v1/nodes/n1/metrics", json: huge)
+            #expect(refused.status == 422 && refused.text.contains("pods[0].containers[0].memory"), "\(refused.text)")
+            #expect(try await server.call(.post, "/kube9/v1/nodes/ghost/metrics", json: ["windowSeconds": 10, "node": ["cpu": 0, "memory": 0]]).status == 404)
+            var pod = podJSON("p")
+            pod[path: ["spec", "nodeName"]] = "n2"
+            #expect(try await server.call(.post, W.pods, json: pod).status == 201)
+            let wrongNode: JSON = ["windowSeconds": 10, "node": ["cpu": 5, "memory": 5],
+                                   "pods": [["namespace": "default", "name": "p", "containers": [["name": "c", "cpu": 5, "memory": 5]]]]]
+            #expect(try await server.call(.post, "/kube9/v1/nodes/n1/metrics", json: wrongNode).status == 200)
+            let listed = try await server.call(.get, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods").json
+            #expect(listed["items"]?.arrayValue?.isEmpty == true, "\(listed)")
+            let nodes = try await server.call(.get, "/apis/metrics.k8s.io/v1beta1/nodes/n1").json
+            #expect(nodes[path: ["usage", "cpu"]] == "5n", "\(nodes)")
+            #expect(try await server.call(.post, "/apis/metrics.k8s.io/v1beta1/nodes", json: ["kind": "NodeMetrics"]).status == 405)
+        }
+    }
+
     @Test("behavior arithmetic: stabilization windows, Pods and Percent limits, Max/Min/Disabled, min and max")
     func behavior() {
         let rules = HorizontalPodAutoscalerStrategy.rules(.emptyObject)
@@ -139,5 +169,12 @@ struct AutoscalerTests {
         var minimal = rules.up
         minimal.selectPolicy = "Min"
         #expect(ScalingBehavior.scaleUpLimit(current: 10, events: [], rules: minimal, now: 0) == 14)
+        // Scaled up by 4, then set back to 2 by hand: the scale-up limit is no reason to go below 2.
+        let percent = HorizontalPodAutoscalerStrategy.Rules(stabilizationWindowSeconds: 0, selectPolicy: "Max", policies: [.init(percent: true, value: 100, periodSeconds: 60)])
+        #expect(ScalingBehavior.scaleUpLimit(current: 2, events: [ScalingBehavior.Record(time: 95, value: 4)], rules: percent, now: 100) == 2)
+        #expect(ScalingBehavior.decide(current: 2, recommendation: 8, minimum: 1, maximum: 10, history: [], events: [ScalingBehavior.Record(time: 95, value: 4)],
+                                       up: percent, down: rules.down, now: 100).replicas == 2)
+        // An event exactly one period old has left the period (Kubernetes: after now − period).
+        #expect(ScalingBehavior.scaleUpLimit(current: 4, events: [ScalingBehavior.Record(time: 40, value: 2)], rules: percent, now: 100) == 8)
     }
 }

@@ -197,7 +197,9 @@ function kube9.hash(text) end
 ---@field target_type "Utilization"|"AverageValue"
 ---@field target number percent of requests (Utilization), or per pod in cores or bytes (AverageValue)
 ---@field current number the same measure now
----@field pods integer pods measured
+---@field pods integer pods measured (running, ready, with a usage report from their node)
+---@field missing integer running, ready pods of the target with no usage report yet
+---@field unready integer running pods of the target that are not ready
 
 ---@class kube9.AutoscalerPolicy
 local AutoscalerPolicy = {}

@@ -87,6 +87,9 @@ public struct HorizontalPodAutoscalerStrategy: ResourceStrategy {
             if let select = rules["selectPolicy"], !["Max", "Min", "Disabled"].contains(select.stringValue ?? "") {
                 causes.append(.notSupported("\(field).selectPolicy", select, supported: ["Disabled", "Max", "Min"]))
             }
+            if let policies = rules["policies"]?.arrayValue, policies.isEmpty, rules["selectPolicy"]?.stringValue != "Disabled" {
+                causes.append(.required("\(field).policies", "must specify at least one Policy unless selectPolicy is Disabled"))
+            }
             for (index, policy) in (rules["policies"]?.arrayValue ?? []).enumerated() {
                 let path = "\(field).policies[\(index)]"
                 if !["Pods", "Percent"].contains(policy["type"]?.stringValue ?? "") { causes.append(.notSupported("\(path).type", policy["type"], supported: ["Percent", "Pods"])) }

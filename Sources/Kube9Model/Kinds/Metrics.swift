@@ -57,14 +57,17 @@ public struct UsageReport: Sendable, Equatable {
     public struct PodUsage: Sendable, Equatable {
         public var namespace: String
         public var name: String
+        /// The pod's uid ("" when the agent did not know it): a pod made again under the same name is another pod.
+        public var uid: String
         public var containers: [(name: String, usage: Usage)]
-        public init(namespace: String, name: String, containers: [(name: String, usage: Usage)]) {
+        public init(namespace: String, name: String, uid: String = "", containers: [(name: String, usage: Usage)]) {
             self.namespace = namespace
             self.name = name
+            self.uid = uid
             self.containers = containers
         }
         public static func == (lhs: PodUsage, rhs: PodUsage) -> Bool {
-            lhs.namespace == rhs.namespace && lhs.name == rhs.name && lhs.containers.map(\.name) == rhs.containers.map(\.name)
+            lhs.namespace == rhs.namespace && lhs.name == rhs.name && lhs.uid == rhs.uid && lhs.containers.map(\.name) == rhs.containers.map(\.name)
                 && lhs.containers.map(\.usage) == rhs.containers.map(\.usage)
         }
         /// The pod's total.
@@ -84,13 +87,17 @@ public struct UsageReport: Sendable, Equatable {
     }
 
     public static let maximumPods = 10_000
+    /// The largest cpu a report may name: a million cores, in nanocores.
+    public static let maximumNanoCores: Int64 = 1_000_000_000_000_000
+    /// The largest memory a report may name: 8 PiB.
+    public static let maximumMemoryBytes: Int64 = 9_000_000_000_000_000
     public static let maximumContainers = 100
 
     public var json: JSON {
         func usage(_ value: Usage) -> JSON { ["cpu": .int(value.cpuNanoCores), "memory": .int(value.memoryBytes)] }
         return ["windowSeconds": .int(windowSeconds), "node": usage(node),
                 "pods": .array(pods.map { pod in
-                    ["namespace": .string(pod.namespace), "name": .string(pod.name),
+                    ["namespace": .string(pod.namespace), "name": .string(pod.name), "uid": .string(pod.uid),
                      "containers": .array(pod.containers.map { ["name": .string($0.name), "cpu": .int($0.usage.cpuNanoCores), "memory": .int($0.usage.memoryBytes)] })]
                 })]
     }
@@ -98,18 +105,19 @@ public struct UsageReport: Sendable, Equatable {
     /// Reads a report; 422 naming the field for anything out of shape or range.
     public static func parse(_ body: JSON) throws(APIError) -> UsageReport {
         var causes: [FieldCause] = []
-        func count(_ value: JSON?, _ field: String) -> Int64 {
-            guard let value, case .int(let number) = value, number >= 0 else {
-                causes.append(.invalid(field, value, "must be an integer greater than or equal to 0"))
+        func count(_ value: JSON?, _ field: String, maximum: Int64) -> Int64 {
+            guard let value, case .int(let number) = value, number >= 0, number <= maximum else {
+                causes.append(.invalid(field, value, "must be an integer from 0 to \(maximum)"))
                 return 0
             }
             return number
         }
         func usage(_ value: JSON?, _ field: String) -> Usage {
-            Usage(cpuNanoCores: count(value?["cpu"], field + ".cpu"), memoryBytes: count(value?["memory"], field + ".memory"))
+            Usage(cpuNanoCores: count(value?["cpu"], field + ".cpu", maximum: maximumNanoCores),
+                  memoryBytes: count(value?["memory"], field + ".memory", maximum: maximumMemoryBytes))
         }
         guard case .object = body else { throw APIError.badRequest("a usage report must be a JSON object, got \(body.typeName)") }
-        let window = count(body["windowSeconds"], "windowSeconds")
+        let window = count(body["windowSeconds"], "windowSeconds", maximum: 3600)
         if window < 1 || window > 3600 { causes.append(.invalid("windowSeconds", body["windowSeconds"], "must be between 1 and 3600")) }
         let node = usage(body["node"], "node")
         let list = body["pods"]?.arrayValue ?? []
@@ -132,7 +140,9 @@ public struct UsageReport: Sendable, Equatable {
                 }
                 entries.append((containerName, usage(container, "\(field).containers[\(position)]")))
             }
-            pods.append(PodUsage(namespace: namespace, name: name, containers: entries))
+            let uid = pod["uid"]?.stringValue ?? ""
+            if uid.utf8.count > 64 { causes.append(.invalid("\(field).uid", pod["uid"], "must be at most 64 characters")) }
+            pods.append(PodUsage(namespace: namespace, name: name, uid: uid, containers: entries))
         }
         if !causes.isEmpty { throw APIError.invalid(kind: "UsageReport", group: "kube9.io", name: "", causes: Array(causes.prefix(20))) }
         return UsageReport(windowSeconds: window, node: node, pods: pods)
