@@ -80,7 +80,7 @@ struct DockerAutoscalerTests {
         print("hpa on docker: scaled up to \(Self.replicas(server)) \(sinceStart) s after the load started, \(upAfter) s after the HPA's status showed it (sync period \(Self.syncPeriod) s)")
         #expect(scaledUp, "never scaled up; utilization \(Self.utilization(server) ?? -1)")
         // Two sync periods, plus the usage pipeline: two samples 1 s apart (a rate) and Docker's stats call (up to 2 s).
-        #expect(upAfter >= 0 && sinceStart <= 2 * Self.syncPeriod + 4, "scaled up \(sinceStart) s after the load started")
+        #expect(sinceStart <= 2 * Self.syncPeriod + 4, "scaled up \(sinceStart) s after the load started")
         usleep(8_000_000)
         load.stop()
         let peak = Self.replicas(server)

@@ -247,7 +247,7 @@ struct PolicyTestRunnerTests {
         let policies = Set(results.map(\.policy))
         #expect(policies == ["scheduler/best_fit", "scheduler/first_fit", "scheduler/spread", "scheduler/worst_fit",
                              "loadbalancer/round_robin", "loadbalancer/least_connections", "loadbalancer/random",
-                             "loadbalancer/ip_hash", "loadbalancer/weighted"])
+                             "loadbalancer/ip_hash", "loadbalancer/weighted", "autoscaler/target_utilization", "node-autoscaler/default"])
     }
 
     @Test("an edited expectation fails, naming the case")

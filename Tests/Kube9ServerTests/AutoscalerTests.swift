@@ -75,8 +75,13 @@ struct AutoscalerTests {
             #expect(heldUntil >= 3, "scaled down after \(heldUntil) s, inside the 4 s stabilization window")
             let status = try await server.call(.get, Self.autoscalers + "/burn").json
             #expect(status[path: ["status", "currentMetrics"]]?.arrayValue?.first?[path: ["resource", "current", "averageUtilization"]] != nil, "\(status["status"]?.text ?? "")")
-            let events = try await W.items(server, "/api/v1/namespaces/default/events").filter { $0[path: ["involvedObject", "kind"]] == "HorizontalPodAutoscaler" }
-            let rescales = events.filter { $0["reason"] == "SuccessfulRescale" }.compactMap { $0["message"]?.stringValue }
+            // The event follows the write of the replicas: wait for it.
+            var rescales: [String] = []
+            _ = try await W.eventually(5) {
+                let events = try await W.items(server, "/api/v1/namespaces/default/events").filter { $0[path: ["involvedObject", "kind"]] == "HorizontalPodAutoscaler" }
+                rescales = events.filter { $0["reason"] == "SuccessfulRescale" }.compactMap { $0["message"]?.stringValue }
+                return rescales.contains { $0.contains("replicas 4 → 1") }
+            }
             #expect(rescales.contains { $0.contains("cpu 90% (target 50%) over 2 pods") && $0.contains("replicas 2 → 4") }, "\(rescales)")
             #expect(rescales.contains { $0.contains("replicas 4 → 1") }, "\(rescales)")
 

@@ -6,7 +6,12 @@ public struct NodeMetricsStrategy: ResourceStrategy {
                                    namespaced: false, verbs: ["get", "list"])
     public func validate(_ object: JSON) -> [FieldCause] { [.forbidden("", "metrics are read-only")] }
     public var table: TableDefinition { MetricsTables.table }
-    public var schemas: [SchemaDefinition] { [] }
+    public var schemas: [SchemaDefinition] {
+        [SchemaDefinition("io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics", "NodeMetrics sets resource usage metrics of a node.",
+                          kind: ("metrics.k8s.io", "v1beta1", "NodeMetrics"), closed: false, fields: MetricsTables.fields + [
+                            SchemaField("usage", .map(.quantity), "The memory and cpu usage of the node."),
+                          ])]
+    }
 }
 
 /// metrics.k8s.io/v1beta1 PodMetrics (per container).
@@ -16,10 +21,23 @@ public struct PodMetricsStrategy: ResourceStrategy {
                                    namespaced: true, verbs: ["get", "list"])
     public func validate(_ object: JSON) -> [FieldCause] { [.forbidden("", "metrics are read-only")] }
     public var table: TableDefinition { MetricsTables.table }
-    public var schemas: [SchemaDefinition] { [] }
+    public var schemas: [SchemaDefinition] {
+        [SchemaDefinition("io.k8s.metrics.pkg.apis.metrics.v1beta1.PodMetrics", "PodMetrics sets resource usage metrics of a pod.",
+                          kind: ("metrics.k8s.io", "v1beta1", "PodMetrics"), closed: false, fields: MetricsTables.fields + [
+                            SchemaField("containers", .array(.freeform), "Metrics for all containers, collected within the same time window."),
+                          ])]
+    }
 }
 
 enum MetricsTables {
+    static let fields: [SchemaField] = [
+        SchemaField("apiVersion", .string, "APIVersion defines the versioned schema of this representation of an object."),
+        SchemaField("kind", .string, "Kind is a string value representing the REST resource this object represents."),
+        SchemaField("metadata", .ref(CommonSchemas.objectMeta), "Standard object's metadata."),
+        SchemaField("timestamp", .time, "The time the usage was measured (the end of the window)."),
+        SchemaField("window", .string, "The time window the usage was measured over."),
+    ]
+
     static let table = TableDefinition(
         columns: [
             TableColumn("Name", format: "name", description: "Name of the node or pod."),
