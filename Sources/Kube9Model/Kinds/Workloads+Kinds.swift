@@ -4,10 +4,7 @@ public struct ReplicaSetStrategy: ResourceStrategy {
     public let type = ResourceType(group: "apps", version: "v1", resource: "replicasets", singular: "replicaset", kind: "ReplicaSet",
                                    namespaced: true, shortNames: ["rs"], categories: ["all"], subresources: ["status", "scale"])
 
-    public var mergeKeys: MergeKeys {
-        MergeKeys.metadata.merging(PodStrategy.podSpecMergeKeys, under: "spec.template.spec")
-            .merging(MergeKeys(keyed: ["status.conditions": "type"]))
-    }
+    public var mergeKeys: MergeKeys { Workloads.mergeKeys }
 
     public func prepareForCreate(_ object: inout JSON) {
         if object[path: ["spec", "replicas"]] == nil { object[path: ["spec", "replicas"]] = 1 }
@@ -45,10 +42,7 @@ public struct ReplicationControllerStrategy: ResourceStrategy {
                                    kind: "ReplicationController", namespaced: true, shortNames: ["rc"], categories: ["all"],
                                    subresources: ["status", "scale"])
 
-    public var mergeKeys: MergeKeys {
-        MergeKeys.metadata.merging(PodStrategy.podSpecMergeKeys, under: "spec.template.spec")
-            .merging(MergeKeys(keyed: ["status.conditions": "type"]))
-    }
+    public var mergeKeys: MergeKeys { Workloads.mergeKeys }
 
     public func prepareForCreate(_ object: inout JSON) {
         if object[path: ["spec", "replicas"]] == nil { object[path: ["spec", "replicas"]] = 1 }
@@ -97,10 +91,7 @@ public struct DeploymentStrategy: ResourceStrategy {
     public let type = ResourceType(group: "apps", version: "v1", resource: "deployments", singular: "deployment", kind: "Deployment",
                                    namespaced: true, shortNames: ["deploy"], categories: ["all"], subresources: ["status", "scale"])
 
-    public var mergeKeys: MergeKeys {
-        MergeKeys.metadata.merging(PodStrategy.podSpecMergeKeys, under: "spec.template.spec")
-            .merging(MergeKeys(keyed: ["status.conditions": "type"]))
-    }
+    public var mergeKeys: MergeKeys { Workloads.mergeKeys }
 
     public func prepareForCreate(_ object: inout JSON) {
         Self.applyDefaults(&object)
@@ -215,6 +206,10 @@ public struct DeploymentStrategy: ResourceStrategy {
 }
 
 extension Workloads {
+    /// Strategic-merge keys of a kind with a pod template: metadata, the template's pod spec, status conditions.
+    static let mergeKeys = MergeKeys.metadata.merging(PodStrategy.podSpecMergeKeys, under: "spec.template.spec")
+        .merging(MergeKeys(keyed: ["status.conditions": "type"]))
+
     /// NAME DESIRED CURRENT READY AGE (+ CONTAINERS IMAGES SELECTOR), for ReplicaSets and ReplicationControllers.
     static let replicatedTable = TableDefinition(
         columns: [
