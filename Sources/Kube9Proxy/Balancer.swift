@@ -26,6 +26,9 @@ public final class Balancer: Sendable {
 
     struct PortState {
         var seq: Int64 = 0
+        /// Turns of picks whose connect failed, given to the next new connections first (oldest
+        /// first), so a retried connection does not cost the refused endpoint its turn.
+        var returnedTurns: [Int64] = []
         var counts: [EndpointKey: Counts] = [:]
         /// client IP → (endpoint, last use in uptime nanoseconds).
         var affinity: [String: (EndpointKey, UInt64)] = [:]
@@ -48,12 +51,28 @@ public final class Balancer: Sendable {
     static func key(_ endpoint: ServiceTable.Endpoint) -> EndpointKey { EndpointKey(ip: endpoint.ip, port: endpoint.port) }
     static let failureWindow: UInt64 = 30_000_000_000
 
+    /// An endpoint chosen for a connection, with the turn (`connection.seq`) it took; nil for a
+    /// ClientIP-affinity pick, which takes no turn.
+    public struct Pick: Sendable {
+        public let endpoint: ServiceTable.Endpoint
+        public let turn: Int64?
+    }
+
     /// The endpoint for a new connection from `clientIP`, leaving out `excluded` (endpoints that
     /// refused in this attempt); nil when none is left. Counts the connection as active.
     /// `usePolicy: false` takes round robin without calling Lua (the proxy does so when picks
     /// queue up faster than the Lua threads take them).
     public func pick(_ service: ServiceTable.ServicePort, clientIP: String, clientPort: Int, excluding excluded: Set<String> = [],
                      usePolicy: Bool = true) -> ServiceTable.Endpoint? {
+        pickTurn(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded, usePolicy: usePolicy)?.endpoint
+    }
+
+    /// `pick`, also returning the turn taken. A first try (nothing excluded) takes a turn given
+    /// back by a failed connect before a new one; a retry always takes a new turn. With
+    /// `finished(…, failed: true, givingBack:)` this keeps round robin exact over the connections
+    /// that opened: n of them over k endpoints split n/k each even when some connects were retried.
+    public func pickTurn(_ service: ServiceTable.ServicePort, clientIP: String, clientPort: Int, excluding excluded: Set<String> = [],
+                         usePolicy: Bool = true) -> Pick? {
         let candidates = excluded.isEmpty ? service.endpoints : service.endpoints.filter { !excluded.contains($0.key) }
         guard !candidates.isEmpty else { return nil }
         let now = DispatchTime.now().uptimeNanoseconds
@@ -69,12 +88,15 @@ public final class Balancer: Sendable {
                     state.counts[endpointKey, default: Counts()].total += 1
                     return (endpoint, 0, [])
                 }
+                if excluded.isEmpty, !state.returnedTurns.isEmpty {
+                    return (nil, state.returnedTurns.removeFirst(), usePolicy ? candidates.map { state.counts[Self.key($0)] ?? Counts() } : [])
+                }
                 let seq = state.seq
                 state.seq &+= 1
                 return (nil, seq, usePolicy ? candidates.map { state.counts[Self.key($0)] ?? Counts() } : [])
             }
         }
-        if let sticky { return sticky }
+        if let sticky { return Pick(endpoint: sticky, turn: nil) }
         let index = usePolicy ? choose(service, candidates: candidates, counts: counts, seq: seq, clientIP: clientIP, clientPort: clientPort, now: now)
             : Self.roundRobin(seq, count: candidates.count)
         let chosen = candidates[index]
@@ -94,10 +116,12 @@ public final class Balancer: Sendable {
                 }
             }
         }
-        return chosen
+        return Pick(endpoint: chosen, turn: seq)
     }
 
     static let maximumAffinityEntries = 100_000
+    /// Turns kept for giving back; past this the oldest are dropped.
+    static let maximumReturnedTurns = 64
 
     /// Round robin's index for turn `seq` among `count` (> 0) candidates.
     static func roundRobin(_ seq: Int64, count: Int) -> Int { Int(UInt64(bitPattern: seq) % UInt64(count)) }
@@ -161,13 +185,18 @@ public final class Balancer: Sendable {
         onPolicyFailure(service, message)
     }
 
-    /// A connection to `endpoint` ended (or never opened: `failed`).
-    public func finished(_ service: ServiceTable.ServicePort, _ endpoint: ServiceTable.Endpoint, failed: Bool) {
+    /// A connection to `endpoint` ended (or never opened: `failed`). A failed connect's turn, when
+    /// given, goes back to the port so the next new connection takes it.
+    public func finished(_ service: ServiceTable.ServicePort, _ endpoint: ServiceTable.Endpoint, failed: Bool, givingBack turn: Int64? = nil) {
         let now = DispatchTime.now().uptimeNanoseconds
         let endpointKey = Self.key(endpoint)
         ports.withLock { ports in
             Self.withState(&ports, service.key) { state in
                 Self.update(&state.counts[endpointKey, default: Counts()], failed: failed, now: now)
+                if failed, let turn {
+                    state.returnedTurns.append(turn)
+                    if state.returnedTurns.count > Self.maximumReturnedTurns { state.returnedTurns.removeFirst() }
+                }
                 // A refused endpoint loses its sticky clients.
                 if failed { state.affinity = state.affinity.filter { $0.value.0 != endpointKey } }
             }

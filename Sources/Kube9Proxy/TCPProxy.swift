@@ -61,28 +61,29 @@ final class TCPProxy: Sendable {
         let remote = client.remoteAddress
         let clientIP = remote?.ipAddress ?? ""
         let clientPort = remote?.port ?? 0
-        let proceed: @Sendable (ServiceTable.Endpoint?) -> Void = { [self] endpoint in
-            guard let endpoint, client.isActive else {
-                if let endpoint { balancer.finished(service, endpoint, failed: false) }
+        let proceed: @Sendable (Balancer.Pick?) -> Void = { [self] chosen in
+            guard let chosen, client.isActive else {
+                if let chosen { balancer.finished(service, chosen.endpoint, failed: false) }
                 client.close(promise: nil)
                 return
             }
-            dial(client, service: service, endpoint: endpoint, frontend: frontend, excluded: excluded, tries: tries)
+            dial(client, service: service, endpoint: chosen.endpoint, turn: chosen.turn, frontend: frontend, excluded: excluded, tries: tries)
         }
         guard pickers.pending < Balancer.maximumQueuedPicks else {
             // The Lua threads are behind (a flood, a slow policy): round robin here and now
             // rather than a queue, and the clients it holds, that grows with the flood.
-            proceed(balancer.pick(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded, usePolicy: false))
+            proceed(balancer.pickTurn(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded, usePolicy: false))
             return
         }
         pickers.submit { [self] in
-            let endpoint = balancer.pick(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded)
-            client.eventLoop.execute { proceed(endpoint) }
+            let chosen = balancer.pickTurn(service, clientIP: clientIP, clientPort: clientPort, excluding: excluded)
+            client.eventLoop.execute { proceed(chosen) }
         }
     }
 
-    /// Connects to the chosen endpoint and joins the two channels; a failure tries another pick.
-    func dial(_ client: any Channel, service: ServiceTable.ServicePort, endpoint: ServiceTable.Endpoint, frontend: ServiceTable.Frontend,
+    /// Connects to the chosen endpoint and joins the two channels; a failure gives the pick's turn
+    /// back and tries another pick.
+    func dial(_ client: any Channel, service: ServiceTable.ServicePort, endpoint: ServiceTable.Endpoint, turn: Int64?, frontend: ServiceTable.Frontend,
               excluded: Set<String>, tries: Int) {
         let balancer = self.balancer
         ClientBootstrap(group: client.eventLoop)
@@ -118,7 +119,7 @@ final class TCPProxy: Sendable {
                         backend.close(promise: nil)
                     }
                 case .failure:
-                    balancer.finished(service, endpoint, failed: true)
+                    balancer.finished(service, endpoint, failed: true, givingBack: turn)
                     if client.isActive {
                         self.connect(client, frontend: frontend, excluded: excluded.union([endpoint.key]), tries: tries + 1)
                     }

@@ -286,48 +286,13 @@ public final class ObjectRegistry: Sendable {
 enum ContinueToken {
     static func encode(revision: Int64, namespace: String, name: String) -> String {
         let json: JSON = ["v": .int(revision), "ns": .string(namespace), "n": .string(name)]
-        return Base64.encode(json.serialized())
+        return Base64.encodeURLSafe(json.serialized())
     }
 
     static func decode(_ token: String) -> (revision: Int64, namespace: String, name: String)? {
-        guard let bytes = Base64.decode(token), let json = try? JSON.parse(bytes),
+        guard let bytes = Base64.decodeURLSafe(token), let json = try? JSON.parse(bytes),
               let revision = json["v"]?.intValue, let namespace = json["ns"]?.stringValue, let name = json["n"]?.stringValue
         else { return nil }
         return (revision, namespace, name)
-    }
-}
-
-/// URL-safe base64 without padding.
-enum Base64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
-            let value = (UInt32(chunk[0]) << 16) | (UInt32(chunk.count > 1 ? chunk[1] : 0) << 8) | UInt32(chunk.count > 2 ? chunk[2] : 0)
-            for position in 0..<(chunk.count + 1) { output.append(alphabet[Int((value >> (18 - 6 * UInt32(position))) & 63)]) }
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    static func decode(_ text: String) -> [UInt8]? {
-        var lookup = [UInt8: UInt32]()
-        for (index, byte) in alphabet.enumerated() { lookup[byte] = UInt32(index) }
-        var output: [UInt8] = []
-        var buffer: UInt32 = 0
-        var bits = 0
-        for byte in text.utf8 where byte != UInt8(ascii: "=") {
-            guard let value = lookup[byte] else { return nil }
-            buffer = (buffer << 6) | value
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
-            }
-        }
-        return output
     }
 }

@@ -85,6 +85,36 @@ struct BalancerTests {
         #expect(reports.messages.last?.contains("not an index") == true)
     }
 
+    @Test("a refused connect gives its turn back: round robin stays exact over connections that opened")
+    func refusedTurnGivenBack() throws {
+        let balancer = Balancer(host: Self.host(), logger: Logger(label: "test"))
+        let port = Self.port("round-robin")
+        var opened: [String: Int] = [:]
+        var refusals = 0
+        for connection in 0..<1000 {
+            var excluded: Set<String> = []
+            // Every 97th connection's first connect is refused (as a backend under load may), and
+            // the proxy retries it on the other endpoint.
+            while let chosen = balancer.pickTurn(port, clientIP: "10.0.0.1", clientPort: 1, excluding: excluded) {
+                if excluded.isEmpty, connection % 97 == 5 {
+                    refusals += 1
+                    balancer.finished(port, chosen.endpoint, failed: true, givingBack: chosen.turn)
+                    excluded.insert(chosen.endpoint.key)
+                    continue
+                }
+                opened[chosen.endpoint.ip, default: 0] += 1
+                balancer.finished(port, chosen.endpoint, failed: false)
+                break
+            }
+        }
+        #expect(refusals == 11)
+        #expect(opened == ["10.89.0.2": 500, "10.89.0.3": 500], "\(opened)")
+        // The returned turns are bounded.
+        let endpoint = try #require(port.endpoints.first)
+        for turn in 0..<200 { balancer.finished(port, endpoint, failed: true, givingBack: Int64(turn)) }
+        #expect(balancer.ports.withLock { $0[port.key]?.returnedTurns.count } == Balancer.maximumReturnedTurns)
+    }
+
     @Test("least_connections avoids the busy endpoint; ClientIP affinity keeps a client; exclusions are honoured")
     func leastConnectionsAffinity() {
         let balancer = Balancer(host: Self.host(), logger: Logger(label: "test"))

@@ -153,7 +153,7 @@ function SchedulerPolicy.select(pod, candidates) end
 ---@class kube9.LBConnection
 ---@field client_ip string
 ---@field client_port integer
----@field seq integer connections to this service port so far on this proxy (0, 1, 2, …): a turn counter
+---@field seq integer connections to this service port so far on this proxy (0, 1, 2, …): a turn counter (a turn whose connect was refused is given to the next new connection, so turns count connections that opened)
 
 ---@class kube9.LoadBalancerPolicy
 local LoadBalancerPolicy = {}
