@@ -11,7 +11,8 @@ public enum NameRules {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    static func isAlphanumeric(_ byte: UInt8) -> Bool {
+    /// ASCII letter or digit.
+    public static func isAlphanumeric(_ byte: UInt8) -> Bool {
         isLowerAlphanumeric(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
     }
 

@@ -18,6 +18,8 @@ enum ProtobufMessages {
         case stringMap
         /// map<string, Quantity>
         case quantityMap
+        /// map<string, bytes>: values become base64 strings, as JSON carries []byte.
+        case bytesMap
         case repeated(FieldType)
     }
 
@@ -32,6 +34,10 @@ enum ProtobufMessages {
 
     /// Messages by name: their fields by number.
     static let messages: [String: [Int: Field]] = [
+        "ConfigMap": [1: Field("metadata", .message("ObjectMeta")), 2: Field("data", .stringMap), 3: Field("binaryData", .bytesMap),
+                      4: Field("immutable", .bool)],
+        "Secret": [1: Field("metadata", .message("ObjectMeta")), 2: Field("data", .bytesMap), 3: Field("type", .string),
+                   4: Field("stringData", .stringMap), 5: Field("immutable", .bool)],
         "Deployment": [1: Field("metadata", .message("ObjectMeta")), 2: Field("spec", .message("DeploymentSpec")), 3: Field("status", .message("Ignored"))],
         "ReplicaSet": [1: Field("metadata", .message("ObjectMeta")), 2: Field("spec", .message("ReplicaSetSpec")), 3: Field("status", .message("Ignored"))],
         "HorizontalPodAutoscaler": [1: Field("metadata", .message("ObjectMeta")), 2: Field("spec", .message("HorizontalPodAutoscalerSpec")), 3: Field("status", .message("Ignored"))],
@@ -102,11 +108,15 @@ enum ProtobufMessages {
             case .repeated(let element):
                 if lists[field.name] == nil { order.append(field.name) }
                 lists[field.name, default: []].append(try value(element, raw, bytes: bytes, reader: reader, depth: depth))
-            case .stringMap, .quantityMap:
+            case .stringMap, .quantityMap, .bytesMap:
                 guard let entry = raw.range else { throw APIError.badRequest("malformed protobuf body: \(name).\(field.name) is not a map entry") }
                 let (key, text) = try ProtobufBody.mapEntry(bytes, entry)
                 let member: JSON
-                if case .quantityMap = field.type { member = .string(try quantityEntry(bytes, entry) ?? "") } else { member = .string(text) }
+                switch field.type {
+                case .quantityMap: member = .string(try quantityEntry(bytes, entry) ?? "")
+                case .bytesMap: member = .string(Base64.encode(try bytesEntry(bytes, entry)))
+                default: member = .string(text)
+                }
                 if maps[field.name] == nil { order.append(field.name) }
                 maps[field.name, default: []].append((key, member))
             default:
@@ -128,6 +138,16 @@ enum ProtobufMessages {
             }
         }
         return object
+    }
+
+    /// The raw value of a map<string, bytes> entry (value = 2).
+    static func bytesEntry(_ bytes: [UInt8], _ range: Range<Int>) throws(APIError) -> ArraySlice<UInt8> {
+        var reader = ProtobufBody.Reader(bytes, from: range.lowerBound, to: range.upperBound)
+        while !reader.atEnd {
+            let entry = try reader.field()
+            if entry.number == 2, let inner = entry.range { return bytes[inner] }
+        }
+        return []
     }
 
     /// The value of a map<string, Quantity> entry (value = 2, a Quantity whose string = 1).
@@ -185,7 +205,7 @@ enum ProtobufMessages {
             return isString ? .string(text) : .int(number)
         case .repeated(let element):
             return try value(element, raw, bytes: bytes, reader: reader, depth: depth)
-        case .stringMap, .quantityMap:
+        case .stringMap, .quantityMap, .bytesMap:
             throw APIError.badRequest("malformed protobuf body: nested repeated field \(raw.number)")
         }
     }

@@ -177,10 +177,14 @@ struct ServerStack: Sendable {
     /// the controllers.
     static func start(configuration: ServerConfiguration, logger: Logger) async throws -> ServerStack {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(
-            options: SQLiteStoreOptions(path: configuration.databasePath, historyLimit: configuration.historyLimit,
-                                        synchronous: configuration.synchronous),
-            logger: logger)
+        var storeOptions = SQLiteStoreOptions(path: configuration.databasePath, historyLimit: configuration.historyLimit,
+                                              synchronous: configuration.synchronous)
+        // Secrets are encrypted at rest with the data directory's key file (docs/configuration.md).
+        let encryptionKeys = try EncryptionKeyFile.loadOrCreate(directory: configuration.dataDirectory)
+        storeOptions.transformer = AESGCMTransformer(resources: [SecretStrategy().type.storageName], keys: encryptionKeys)
+        logger.info("secrets are encrypted at rest", metadata: ["key": "\(encryptionKeys.first?.name ?? "-")", "keys": "\(encryptionKeys.count)",
+                                                                "file": "\((configuration.dataDirectory as NSString).appendingPathComponent(EncryptionKeyFile.fileName))"])
+        let store = try SQLiteStore(options: storeOptions, logger: logger)
         let policyHost = PolicyHost(logger: logger)
         for directory in configuration.policyDirectories {
             let failures = await policyHost.loadBuiltins(from: directory)

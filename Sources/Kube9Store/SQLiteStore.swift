@@ -20,6 +20,9 @@ public struct SQLiteStoreOptions: Sendable {
     /// The most bytes (of serialized objects) the in-memory history keeps, whatever its count:
     /// a stream of writes to large objects cannot pin unbounded memory.
     public var historyByteLimit = 128 << 20
+    /// Changes objects' bytes on their way to and from the database (encryption at rest); the
+    /// cache and history keep the plain bytes.
+    public var transformer: (any StorageTransformer)? = nil
 
     public init(path: String, historyLimit: Int = 10_000, synchronous: String = "FULL", maximumBatch: Int = 1_000, watcherBufferLimit: Int = 100_000) {
         self.path = path
@@ -121,6 +124,11 @@ public final class SQLiteStore: Store {
         }
     }
 
+    private func fromStorage(_ bytes: [UInt8], key: ObjectKey) throws -> [UInt8] {
+        guard let transformer = options.transformer else { return bytes }
+        return try transformer.fromStorage(bytes, key: key)
+    }
+
     private func load() throws {
         var loaded = State()
         let compacted = try connection.scalar("SELECT value FROM meta WHERE key = 'compacted'") ?? 0
@@ -133,7 +141,7 @@ public final class SQLiteStore: Store {
             WHERE l.kind != 2
             """) { row in
             let key = ObjectKey(resource: row.text(1), namespace: row.text(2), name: row.text(3))
-            let bytes = row.blob(4)
+            let bytes = try fromStorage(row.blob(4), key: key)
             let object = try JSON.parse(bytes)
             loaded.buckets[key.resource, default: [:]][key.namespace, default: [:]][key.name] =
                 StoredObject(key: key, revision: row.integer(0), object: object, bytes: bytes)
@@ -146,7 +154,7 @@ public final class SQLiteStore: Store {
             SELECT revision, resource, namespace, name, kind, data FROM log WHERE revision > ? ORDER BY revision
             """, [.integer(floor)]) { row in
             let key = ObjectKey(resource: row.text(1), namespace: row.text(2), name: row.text(3))
-            let bytes = row.blob(5)
+            let bytes = try fromStorage(row.blob(5), key: key)
             let stored = StoredObject(key: key, revision: row.integer(0), object: try JSON.parse(bytes), bytes: bytes)
             let kind = Self.kind(code: row.integer(4))
             loaded.history.append(StoreEvent(kind: kind, object: stored, previous: previousByKey[key], revision: stored.revision))
@@ -275,7 +283,7 @@ public final class SQLiteStore: Store {
                     try connection.run(
                         "INSERT INTO log (revision, resource, namespace, name, kind, data) VALUES (?, ?, ?, ?, ?, ?)",
                         [.integer(event.revision), .text(object.key.resource), .text(object.key.namespace), .text(object.key.name),
-                         .integer(Self.kindCode(event.kind)), .blob(object.bytes)])
+                         .integer(Self.kindCode(event.kind)), .blob(try options.transformer?.toStorage(object.bytes, key: object.key) ?? object.bytes)])
                 }
                 try connection.execute("COMMIT")
             } catch {
