@@ -246,8 +246,14 @@ public final class NodeAgent: Sendable {
 
     func startContainer(_ pod: JSON, _ container: JSON, identity: PodIdentity, sandbox: ContainerInfo, attempt: Int) throws -> ContainerInfo {
         let links = pod[path: ["spec", "enableServiceLinks"]]?.boolValue ?? true
-        let spec = PodSpecs.containerSpec(container, attempt: attempt,
-                                          serviceEnvironment: ServiceStrategy.environment(services: services(), namespace: identity.namespace, serviceLinks: links))
+        let serviceEnvironment = ServiceStrategy.environment(services: services(), namespace: identity.namespace, serviceLinks: links)
+        let facts = PodEnvironment.PodFacts(podIP: sandbox.ipAddress, hostIP: configuration.address,
+                                            allocatableCPU: Quantity.parse("\(Int64(configuration.cpus * 1000))m"),
+                                            allocatableMemory: Quantity.parse("\(configuration.memoryBytes)"))
+        // A missing ConfigMap, Secret or key is CreateContainerConfigError, retried at the next sync.
+        let environment = try PodEnvironment.resolve(container: container, pod: pod, facts: facts, serviceEnvironment: serviceEnvironment,
+                                                     sources: configurationSources(namespace: identity.namespace))
+        let spec = PodSpecs.containerSpec(container, attempt: attempt, environment: environment)
         try runtime.verifyImage(spec.image)
         let id = try runtime.createContainer(spec, pod: identity, sandbox: sandbox)
         do {
@@ -260,8 +266,22 @@ public final class NodeAgent: Sendable {
         return try runtime.inspectContainer(id: id)
     }
 
+    /// Reads the ConfigMaps and Secrets of `namespace` from the API server (nil when one does not exist).
+    func configurationSources(namespace: String) -> PodEnvironment.Sources {
+        let client = self.client
+        @Sendable func read(_ resource: String, _ name: String) throws -> JSON? {
+            let reply = try client.withConnection { try $0.request("GET", "/api/v1/namespaces/\(namespace)/\(resource)/\(name)") }
+            if reply.status == 404 { return nil }
+            guard reply.status == 200 else { throw PodEnvironment.Problem("reading \(resource) \(namespace)/\(name): HTTP \(reply.status) \(reply.text)") }
+            return try reply.json()
+        }
+        return PodEnvironment.Sources(configMap: { try read("configmaps", $0) }, secret: { try read("secrets", $0) })
+    }
+
     static func waitingReason(_ error: any Error) -> (String, String) {
         switch error {
+        case let problem as PodEnvironment.Problem:
+            return ("CreateContainerConfigError", problem.description)
         case RuntimeError.imageNotPresent(let image, let detail):
             return ("ErrImageNeverPull", "Container image \"\(image)\" is not present on the node: \(detail)")
         case RuntimeError.refused(_, let detail):

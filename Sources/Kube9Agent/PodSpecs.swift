@@ -72,14 +72,12 @@ public enum PodSpecs {
 
     /// The runtime's view of a container of the pod: command, args, env, working directory
     /// and limits (CPU from limits, else requests; memory from limits only, as a request is no cap).
-    /// `serviceEnvironment` comes first (the services' variables); the container's own `env` overrides it.
-    public static func containerSpec(_ container: JSON, attempt: Int, serviceEnvironment: [(name: String, value: String)] = []) -> ContainerSpec {
-        let strings = { (key: String) in container[key]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-        let own = Set((container["env"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
-        var environment: [(name: String, value: String)] = serviceEnvironment.filter { !own.contains($0.name) }
-        for variable in container["env"]?.arrayValue ?? [] {
-            guard let name = variable["name"]?.stringValue else { continue }
-            environment.append((name, variable["value"]?.stringValue ?? ""))
+    /// `environment` is the container's resolved environment (PodEnvironment.resolve); `$(VAR)`
+    /// in command and args expands from it, as the kubelet does.
+    public static func containerSpec(_ container: JSON, attempt: Int, environment: [(name: String, value: String)]) -> ContainerSpec {
+        let values = Dictionary(environment.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        let strings = { (key: String) in
+            (container[key]?.arrayValue?.compactMap(\.stringValue) ?? []).map { PodEnvironment.expand($0) { values[$0] } }
         }
         let cpu = Quantity.from(container[path: ["resources", "limits", "cpu"]]) ?? Quantity.from(container[path: ["resources", "requests", "cpu"]])
         let memory = Quantity.from(container[path: ["resources", "limits", "memory"]])

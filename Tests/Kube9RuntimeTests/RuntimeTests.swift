@@ -47,7 +47,7 @@ import Testing
             {"name":"web","image":"busybox","command":["/bin/busybox"],"args":["httpd","-f"],"env":[{"name":"A","value":"1"}],
              "workingDir":"/tmp","resources":{"limits":{"cpu":"500m","memory":"64Mi"}}}
             """#.utf8))
-        let spec = PodSpecs.containerSpec(container, attempt: 2)
+        let spec = PodSpecs.containerSpec(container, attempt: 2, environment: [("A", "1")])
         #expect(spec.commandLine == ["/bin/busybox", "httpd", "-f"])
         #expect(spec.nanoCPUs == 500_000_000)
         #expect(spec.memoryBytes == Int64(67_108_864))

@@ -60,15 +60,7 @@ extension PodStrategy {
         for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
             Self.validateProbe(container[probe], field: "\(field).\(probe)", into: &causes)
         }
-        if let env = container["env"], !env.isNull {
-            if let list = env.arrayValue {
-                for (index, variable) in list.enumerated() where (variable["name"]?.stringValue ?? "").isEmpty {
-                    causes.append(.required("\(field).env[\(index)].name"))
-                }
-            } else {
-                causes.append(.typeInvalid("\(field).env", expected: "array", got: env))
-            }
-        }
+        PodEnvironment.validate(container, field: field, into: &causes)
         if let resources = container["resources"], !resources.isNull {
             for part in ["requests", "limits"] {
                 guard let map = resources[part], !map.isNull else { continue }
