@@ -22,6 +22,8 @@ public struct AgentConfiguration: Sendable {
     public var kubeletPort: Int
     /// Seconds between usage samples, each reported to the API server (metrics.k8s.io).
     public var statsIntervalSeconds: Double = 10
+    /// Where pod volumes live: `<this>/<pod uid>/volumes/<name>` (empty: the system temporary directory).
+    public var volumesDirectory: String = ""
 
     public init(name: String, cpus: Double, memoryBytes: Int64, pods: Int64 = 110, type: String = "worker",
                 labels: [String: String] = [:], timing: ClusterTiming = .defaults, restartBackoffBase: Double = 10,

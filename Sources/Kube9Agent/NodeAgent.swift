@@ -25,6 +25,8 @@ public final class NodeAgent: Sendable {
     let client: Kube9Client
     let logger: Logger
     let wake: @Sendable () -> Void
+    /// The pods' volume directories on this node.
+    let volumes: PodVolumes
 
     struct ProbeState {
         var nextAt: Date
@@ -79,6 +81,9 @@ public final class NodeAgent: Sendable {
         self.client = client
         self.logger = logger
         self.wake = wake
+        let root = configuration.volumesDirectory.isEmpty
+            ? (NSTemporaryDirectory() as NSString).appendingPathComponent("kube9-volumes/\(configuration.name)") : configuration.volumesDirectory
+        self.volumes = PodVolumes(root: root, hostPathsVisible: runtime is ProcessRuntime)
     }
 
     var name: String { configuration.name }
@@ -132,6 +137,11 @@ public final class NodeAgent: Sendable {
             state.written = state.written.filter { uids.contains($0.key) }
             state.recorded = state.recorded.filter { uids.contains(String($0.split(separator: "/").first ?? "")) }
         }
+        // Volumes of pods that are gone (neither in the API nor in the runtime).
+        let known = Set(pods.keys).union(byPod.keys)
+        for uid in (try? FileManager.default.contentsOfDirectory(atPath: volumes.root)) ?? [] where !known.contains(uid) {
+            volumes.remove(uid: uid)
+        }
     }
 
     // MARK: Pod worker
@@ -169,6 +179,14 @@ public final class NodeAgent: Sendable {
         }
         sandboxes = []
         guard let sandbox else { return }
+        // ConfigMap and Secret updates reach the files of a running pod (every few seconds).
+        if pod[path: ["spec", "volumes"]]?.arrayValue?.isEmpty == false, !appContainers.isEmpty {
+            do {
+                _ = try volumes.prepare(pod, sources: configurationSources(namespace: identity.namespace), facts: podFacts(sandbox), refreshOnly: true)
+            } catch {
+                record(pod, key: "volumes/\(error)", type: "Warning", reason: "FailedMount", message: "\(error)")
+            }
+        }
         let policy = PodSpecs.restartPolicy(pod)
         var statuses: [JSON] = []
         var allStarted = true
@@ -247,13 +265,15 @@ public final class NodeAgent: Sendable {
     func startContainer(_ pod: JSON, _ container: JSON, identity: PodIdentity, sandbox: ContainerInfo, attempt: Int) throws -> ContainerInfo {
         let links = pod[path: ["spec", "enableServiceLinks"]]?.boolValue ?? true
         let serviceEnvironment = ServiceStrategy.environment(services: services(), namespace: identity.namespace, serviceLinks: links)
-        let facts = PodEnvironment.PodFacts(podIP: sandbox.ipAddress, hostIP: configuration.address,
-                                            allocatableCPU: Quantity.parse("\(Int64(configuration.cpus * 1000))m"),
-                                            allocatableMemory: Quantity.parse("\(configuration.memoryBytes)"))
+        let facts = podFacts(sandbox)
         // A missing ConfigMap, Secret or key is CreateContainerConfigError, retried at the next sync.
         let environment = try PodEnvironment.resolve(container: container, pod: pod, facts: facts, serviceEnvironment: serviceEnvironment,
                                                      sources: configurationSources(namespace: identity.namespace))
-        let spec = PodSpecs.containerSpec(container, attempt: attempt, environment: environment)
+        var spec = PodSpecs.containerSpec(container, attempt: attempt, environment: environment)
+        if container["volumeMounts"]?.arrayValue?.isEmpty == false {
+            let paths = try volumes.prepare(pod, sources: configurationSources(namespace: identity.namespace), facts: facts)
+            spec.mounts = try PodVolumes.mounts(container, pod: pod, paths: paths)
+        }
         try runtime.verifyImage(spec.image)
         let id = try runtime.createContainer(spec, pod: identity, sandbox: sandbox)
         do {
@@ -264,6 +284,13 @@ public final class NodeAgent: Sendable {
         }
         record(pod, key: "start/\(id)", type: "Normal", reason: "Started", message: "Started container \(spec.name)")
         return try runtime.inspectContainer(id: id)
+    }
+
+    /// What the downward API reads beyond the pod object.
+    func podFacts(_ sandbox: ContainerInfo) -> PodEnvironment.PodFacts {
+        PodEnvironment.PodFacts(podIP: sandbox.ipAddress, hostIP: configuration.address,
+                                allocatableCPU: Quantity.parse("\(Int64(configuration.cpus * 1000))m"),
+                                allocatableMemory: Quantity.parse("\(configuration.memoryBytes)"))
     }
 
     /// Reads the ConfigMaps and Secrets of `namespace` from the API server (nil when one does not exist).

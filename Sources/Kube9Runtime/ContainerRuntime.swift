@@ -37,6 +37,23 @@ public struct PodIdentity: Sendable, Hashable {
 }
 
 /// What to run for one container of a pod (already resolved from the pod spec).
+/// A pod volume mounted into a container: a path on the node at a path in the container.
+public struct ContainerMount: Sendable, Equatable {
+    /// The pod volume's name.
+    public var volume: String
+    /// The node's path (a directory the agent keeps, or a hostPath).
+    public var source: String
+    /// The absolute path inside the container.
+    public var target: String
+    public var readOnly: Bool
+    public init(volume: String, source: String, target: String, readOnly: Bool) {
+        self.volume = volume
+        self.source = source
+        self.target = target
+        self.readOnly = readOnly
+    }
+}
+
 public struct ContainerSpec: Sendable {
     /// The container's name in the pod.
     public var name: String
@@ -54,6 +71,8 @@ public struct ContainerSpec: Sendable {
     public var memoryBytes: Int64?
     /// Restart count this start represents (0 for the first start).
     public var attempt: Int
+    /// Volumes to mount (Docker: bind mounts; process runtime: paths in the environment).
+    public var mounts: [ContainerMount] = []
 
     public init(name: String, image: String, command: [String] = [], args: [String] = [],
                 environment: [(name: String, value: String)] = [], workingDirectory: String? = nil,

@@ -221,6 +221,9 @@ public final class DockerRuntime: ContainerRuntime {
         var hostConfig: JSON = ["NetworkMode": .string("container:\(sandbox.id)"), "Init": true]
         if let nano = spec.nanoCPUs { hostConfig["NanoCpus"] = .int(nano) }
         if let memory = spec.memoryBytes { hostConfig["Memory"] = .int(memory) }
+        if !spec.mounts.isEmpty {
+            hostConfig["Binds"] = .array(spec.mounts.map { .string("\($0.source):\($0.target)\($0.readOnly ? ":ro" : "")") })
+        }
         var body: JSON = [
             "Image": .string(spec.image),
             "Env": .array(spec.environment.map { .string("\($0.name)=\($0.value)") }),

@@ -71,6 +71,11 @@ public final class ProcessRuntime: ContainerRuntime {
         return try inspectContainer(id: id)
     }
 
+    /// `KUBE9_VOLUME_<NAME>`: the variable naming a volume's directory (name upper-cased, '-' as '_').
+    public static func volumeVariable(_ volume: String) -> String {
+        "KUBE9_VOLUME_" + volume.uppercased().map { $0 == "-" || $0 == "." ? "_" : String($0) }.joined()
+    }
+
     public func createContainer(_ spec: ContainerSpec, pod: PodIdentity, sandbox: ContainerInfo) throws -> String {
         guard let executable = spec.commandLine.first else {
             throw RuntimeError.refused(operation: "create container \(spec.name)",
@@ -79,6 +84,9 @@ public final class ProcessRuntime: ContainerRuntime {
         var environment: [String: String] = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
                                              "HOSTNAME": pod.name]
         for variable in spec.environment { environment[variable.name] = variable.value }
+        // No mount namespace here: each volume's node directory is given to the process as
+        // KUBE9_VOLUME_<NAME> (docs/configuration.md says what this cannot isolate).
+        for mount in spec.mounts { environment[ProcessRuntime.volumeVariable(mount.volume)] = mount.source }
         guard let resolved = Subprocess.resolveExecutable(executable, path: environment["PATH"]) else {
             throw RuntimeError.refused(operation: "create container \(spec.name)",
                                        detail: "executable \"\(executable)\" not found on the node (PATH \(environment["PATH"] ?? ""))")

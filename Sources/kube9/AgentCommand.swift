@@ -189,7 +189,10 @@ struct AgentCommand: ParsableCommand {
                                address: address, kubeletPort: kubeletPort)
         }
         guard statsInterval >= 1, statsInterval <= 300 else { throw ValidationError("--stats-interval must be between 1 and 300 seconds") }
-        for index in configurations.indices { configurations[index].statsIntervalSeconds = statsInterval }
+        for index in configurations.indices {
+            configurations[index].statsIntervalSeconds = statsInterval
+            configurations[index].volumesDirectory = ((dataDir ?? defaultDataDirectory()) as NSString).appendingPathComponent("nodes/\(configurations[index].name)/pods")
+        }
         signal(SIGPIPE, SIG_IGN)
         do {
             let runtime = try RuntimeChoice.make(self.runtime, dataDirectory: dataDir ?? defaultDataDirectory(), node: name,

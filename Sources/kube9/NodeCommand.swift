@@ -102,7 +102,13 @@ struct NodeAdd: ParsableCommand {
             if try engine.request("GET", "/containers/\(containerName)/json").status == 200 {
                 throw ValidationError("a node container \(containerName) exists already; remove it with kube9 node remove \(name)")
             }
-            var binds: [JSON] = []
+            // Pod volumes: the agent writes them where dockerd finds them, the same path inside the
+            // node container and on the host.
+            let absoluteData = dataDirectory.hasPrefix("/") ? dataDirectory
+                : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dataDirectory)
+            let volumes = (absoluteData as NSString).appendingPathComponent("nodes/\(name)/pods")
+            try FileManager.default.createDirectory(atPath: volumes, withIntermediateDirectories: true)
+            var binds: [JSON] = [.string("\(volumes):\(volumes)")]
             var environment: [JSON] = []
             if engine.host.hasPrefix("unix://") {
                 let socket = String(engine.host.dropFirst("unix://".count))
@@ -112,7 +118,7 @@ struct NodeAdd: ParsableCommand {
                 environment.append(.string("DOCKER_HOST=\(engine.host)"))
             }
             let body: JSON = [
-                "Image": .string(image), "Cmd": .array(([NodeImage.binaryPath] + agentArguments).map { .string($0) }),
+                "Image": .string(image), "Cmd": .array(([NodeImage.binaryPath] + agentArguments + ["--data-dir", absoluteData]).map { .string($0) }),
                 "Env": .array(environment), "Hostname": .string(name),
                 "Labels": ["kube9.io/node-container": .string(name)],
                 // NET_ADMIN: the node's service proxy adds the local routes of the service range (docs/services.md).

@@ -79,4 +79,65 @@ struct ConfigurationTests {
         #expect(raw.range(of: Data("k8s:enc:aesgcm:v1:".utf8)) != nil)
         #expect(raw.range(of: Data("listen=8080".utf8)) != nil, "ConfigMaps are stored as they are")
     }
+
+    @Test("volumes on the process runtime: configMap (items, mode), secret (defaultMode), downwardAPI, emptyDir; a ConfigMap update reaches the running pod's file")
+    func volumes() throws {
+        let timing = ProcessAgentTests.timing
+        let server = try ServerProcess(extraArguments: timing, scheduler: true)
+        defer { server.destroy() }
+        _ = try server.kubectl("create", "configmap", "conf", "--from-literal=app.conf=version-1", "--from-literal=other=x")
+        _ = try server.kubectl("create", "secret", "generic", "token", "--from-literal=token=tk-123")
+        let agent = try AgentProcess(server: server, name: "vol1", cpus: "2", timing: timing,
+                                     extraArguments: ["--runtime", "process", "--data-dir", server.dataDirectory + "/agent"])
+        defer { agent.kill9() }
+        let script = """
+            stat -L -c 'secret-mode=%a' "$KUBE9_VOLUME_TOKEN/token"
+            stat -L -c 'conf-mode=%a' "$KUBE9_VOLUME_CONF/settings/app.conf"
+            echo "secret=$(cat $KUBE9_VOLUME_TOKEN/token) labels=$(cat $KUBE9_VOLUME_INFO/labels | tr '\n' ',') name=$(cat $KUBE9_VOLUME_INFO/name)"
+            echo shared > "$KUBE9_VOLUME_SCRATCH/file" && echo "scratch=$(cat $KUBE9_VOLUME_SCRATCH/file)"
+            ls "$KUBE9_VOLUME_CONF" | tr '\n' ' ' | sed 's/^/listing=/'; echo
+            while true; do echo "conf=$(cat $KUBE9_VOLUME_CONF/settings/app.conf)"; sleep 1; done
+            """
+        let pod: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "mounts", "labels": ["app": "vol", "tier": "web"]],
+                         "spec": ["terminationGracePeriodSeconds": 0,
+                                  "volumes": [["name": "conf", "configMap": ["name": "conf", "items": [["key": "app.conf", "path": "settings/app.conf", "mode": 0o600]]]],
+                                              ["name": "token", "secret": ["secretName": "token", "defaultMode": 0o400]],
+                                              ["name": "info", "downwardAPI": ["items": [["path": "labels", "fieldRef": ["fieldPath": "metadata.labels"]],
+                                                                                         ["path": "name", "fieldRef": ["fieldPath": "metadata.name"]]]]],
+                                              ["name": "scratch", "emptyDir": [:]]],
+                                  "containers": [["name": "main", "image": "host", "command": ["/bin/sh", "-c", .string(script)],
+                                                  "volumeMounts": [["name": "conf", "mountPath": "/etc/conf"], ["name": "token", "mountPath": "/etc/token"],
+                                                                   ["name": "info", "mountPath": "/etc/info"], ["name": "scratch", "mountPath": "/scratch"]]]]]]
+        let connection = try server.connection()
+        let created = try connection.request("POST", "/api/v1/namespaces/default/pods", body: pod.serialized())
+        #expect(created.status == 201, "\(created.text)")
+        var logs = ""
+        #expect(waitUntil(seconds: 30) {
+            logs = (try? server.kubectl("logs", "mounts").stdout) ?? ""
+            return logs.contains("conf=version-1")
+        }, "logs: \(logs)")
+        #expect(logs.contains("secret-mode=400") && logs.contains("conf-mode=600"), "\(logs)")
+        #expect(logs.contains("secret=tk-123 labels=app=\"vol\",tier=\"web\" name=mounts"), "\(logs)")
+        #expect(logs.contains("scratch=shared") && logs.contains("listing=settings "), "\(logs)")
+        let updated = Date()
+        #expect(try server.kubectl("patch", "configmap", "conf", "-p", #"{"data":{"app.conf":"version-2"}}"#).status == 0)
+        #expect(waitUntil(seconds: 60) {
+            logs = (try? server.kubectl("logs", "mounts").stdout) ?? ""
+            return logs.contains("conf=version-2")
+        }, "the update never reached the file: \(logs.suffix(300))")
+        print("configMap update reached the mounted file after \(String(format: "%.1f", Date().timeIntervalSince(updated))) s")
+        // Bad volumes are refused, naming the field.
+        var bad = pod
+        bad[path: ["metadata", "name"]] = "bad"
+        bad[path: ["spec", "volumes"]] = [["name": "conf", "configMap": ["name": "conf", "items": [["key": "k", "path": "../escape"]]], "secret": ["secretName": "s"]],
+                                          ["name": "x", "hostPath": ["path": "relative"]]]
+        let refused = try connection.request("POST", "/api/v1/namespaces/default/pods", body: bad.serialized())
+        #expect(refused.status == 422 && refused.text.contains("spec.volumes[0]") && refused.text.contains("spec.volumes[1].hostPath.path")
+                && refused.text.contains("spec.containers[0].volumeMounts[1].name"), "\(refused.text)")
+        // Deleting the pod removes its volume directories.
+        let volumesRoot = server.dataDirectory + "/agent/nodes/vol1/pods"
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: volumesRoot)) ?? []).count == 1)
+        _ = try server.kubectl("delete", "pod", "mounts", "--wait=true", "--timeout=30s")
+        #expect(waitUntil(seconds: 15) { ((try? FileManager.default.contentsOfDirectory(atPath: volumesRoot)) ?? []).isEmpty })
+    }
 }

@@ -197,12 +197,11 @@ public struct PodStrategy: ResourceStrategy {
             }
         }
         causes += NodeAffinity.validate(object)
-        if let volumes = spec["volumes"]?.arrayValue {
-            var volumeNames = Set<String>()
-            for (index, volume) in volumes.enumerated() {
-                guard let name = volume["name"]?.stringValue, !name.isEmpty else { causes.append(.required("spec.volumes[\(index)].name")); continue }
-                if let error = NameRules.dns1123LabelError(name) { causes.append(.invalid("spec.volumes[\(index)].name", .string(name), error)) }
-                if !volumeNames.insert(name).inserted { causes.append(.duplicate("spec.volumes[\(index)].name", .string(name))) }
+        Self.validateVolumes(spec, into: &causes)
+        let volumeNames = Set((spec["volumes"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+        for list in ["containers", "initContainers"] {
+            for (index, container) in (spec[list]?.arrayValue ?? []).enumerated() {
+                Self.validateMounts(container, field: "spec.\(list)[\(index)]", volumes: volumeNames, into: &causes)
             }
         }
         return causes
