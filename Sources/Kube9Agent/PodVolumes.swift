@@ -97,6 +97,9 @@ final class PodVolumes: Sendable {
         let volumes = pod[path: ["spec", "volumes"]]?.arrayValue ?? []
         return try (container["volumeMounts"]?.arrayValue ?? []).map { mount in
             let name = mount["name"]?.stringValue ?? ""
+            if volumes.contains(where: { $0["name"]?.stringValue == name && $0["persistentVolumeClaim"] != nil }) {
+                throw PodEnvironment.Problem("volume \(name): persistentVolumeClaim volumes are not served yet")
+            }
             guard let source = paths[name], let target = mount["mountPath"]?.stringValue, target.hasPrefix("/") else {
                 throw PodEnvironment.Problem("volume \(name) of mount \(mount["mountPath"]?.stringValue ?? "") is not ready")
             }
