@@ -100,3 +100,35 @@ struct ConfigurationKindTests {
         #expect(throws: APIError.self) { try ProtobufBody.decode(envelope("ConfigMap", field(9, [1]))) }
     }
 }
+
+@Suite("jobs")
+struct JobKindTests {
+    @Test("defaults: generated selector from the uid, completions and parallelism 1, backoffLimit 6; validation names the field")
+    func defaultsAndValidation() {
+        let strategy = JobStrategy()
+        var job: JSON = ["metadata": ["name": "j", "namespace": "default", "uid": "u-1"],
+                         "spec": ["template": ["spec": ["restartPolicy": "Never", "containers": [["name": "c", "image": "i"]]]]]]
+        strategy.prepareForCreate(&job)
+        #expect(job[path: ["spec", "selector", "matchLabels", JobStrategy.controllerUIDLabel]] == "u-1")
+        #expect(job[path: ["spec", "template", "metadata", "labels", "job-name"]] == "j")
+        #expect(job[path: ["spec", "completions"]] == 1 && job[path: ["spec", "parallelism"]] == 1 && job[path: ["spec", "backoffLimit"]] == 6)
+        #expect(strategy.validate(job).isEmpty, "\(strategy.validate(job))")
+        var bad = job
+        bad[path: ["spec", "parallelism"]] = -1
+        bad[path: ["spec", "activeDeadlineSeconds"]] = 0
+        bad[path: ["spec", "completionMode"]] = "Sometimes"
+        bad[path: ["spec", "template", "spec", "restartPolicy"]] = "Always"
+        #expect(Set(strategy.validate(bad).map(\.field)) == ["spec.parallelism", "spec.activeDeadlineSeconds", "spec.completionMode", "spec.template.spec.restartPolicy"])
+        var indexed = job
+        indexed[path: ["spec", "completionMode"]] = "Indexed"
+        indexed[path: ["spec", "completions"]] = .int(JobStrategy.maximumIndexed + 1)
+        #expect(strategy.validate(indexed).map(\.field) == ["spec.completions"])
+        var changed = job
+        changed[path: ["spec", "completions"]] = 3
+        changed[path: ["spec", "template", "spec", "containers"]] = [["name": "c", "image": "other"]]
+        #expect(Set(strategy.validateUpdate(changed, old: job).map(\.field)) == ["spec.completions", "spec.template"])
+        var running = job
+        running[path: ["status", "succeeded"]] = 2
+        #expect(strategy.table.cells(running)[1] == "Running" && strategy.table.cells(running)[2] == "2/1")
+    }
+}

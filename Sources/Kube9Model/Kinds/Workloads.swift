@@ -73,9 +73,12 @@ public enum Workloads {
 
     /// Validates `spec.template` as a pod would be validated, with paths under the template,
     /// plus the workload rules: restartPolicy Always, and labels the selector matches.
-    public static func validateTemplate(_ object: JSON, selector: LabelSelector?, into causes: inout [FieldCause]) {
-        let field = "spec.template"
-        guard let template = object[path: ["spec", "template"]], !template.isNull else {
+    /// `restartPolicies` are the template's allowed restart policies (Always for replicated
+    /// workloads, OnFailure or Never for Jobs); `field` is where the template sits.
+    public static func validateTemplate(_ object: JSON, selector: LabelSelector?, restartPolicies: [String] = ["Always"],
+                                        field: String = "spec.template", into causes: inout [FieldCause]) {
+        let path = field.split(separator: ".").map(String.init)
+        guard let template = object[path: path], !template.isNull else {
             causes.append(.required(field))
             return
         }
@@ -96,8 +99,9 @@ public enum Workloads {
             moved.field = field + "." + cause.field
             causes.append(moved)
         }
-        if let policy = template[path: ["spec", "restartPolicy"]], !policy.isNull, policy.stringValue != "Always" {
-            causes.append(.notSupported("\(field).spec.restartPolicy", policy, supported: ["Always"]))
+        let policy = template[path: ["spec", "restartPolicy"]] ?? .string("Always")
+        if !restartPolicies.contains(policy.stringValue ?? "") {
+            causes.append(.notSupported("\(field).spec.restartPolicy", policy, supported: restartPolicies))
         }
         if let selector {
             let labels = ObjectMeta.labels(of: template)
