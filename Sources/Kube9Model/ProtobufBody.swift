@@ -97,12 +97,12 @@ public enum ProtobufBody {
             return try namespace(bytes, raw)
         case ("v1", "Service"):
             return try service(bytes, raw)
-        case ("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"), ("autoscaling/v1", "HorizontalPodAutoscaler"), ("v1", "ConfigMap"), ("v1", "Secret"), ("batch/v1", "Job"):
+        case ("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet"), ("autoscaling/v1", "HorizontalPodAutoscaler"), ("v1", "ConfigMap"), ("v1", "Secret"), ("batch/v1", "Job"), ("batch/v1", "CronJob"):
             var object: JSON = ["apiVersion": .string(apiVersion), "kind": .string(kind)]
             for (key, value) in (try ProtobufMessages.decode(kind, bytes, raw)).objectValue ?? [:] where key != "status" { object[key] = value }
             return object
         default:
-            throw APIError.unsupportedMediaType("kube9 decodes protobuf bodies only for v1 Namespace, Service, ConfigMap and Secret, apps/v1 Deployment and ReplicaSet, batch/v1 Job, autoscaling/v1 HorizontalPodAutoscaler; \(apiVersion) \(kind) must be sent as application/json")
+            throw APIError.unsupportedMediaType("kube9 decodes protobuf bodies only for v1 Namespace, Service, ConfigMap and Secret, apps/v1 Deployment and ReplicaSet, batch/v1 Job and CronJob, autoscaling/v1 HorizontalPodAutoscaler; \(apiVersion) \(kind) must be sent as application/json")
         }
     }
 

@@ -107,4 +107,39 @@ struct JobTests {
         let bad = try server.kubectl("create", "-f", server.dataDirectory + "/bad.json")
         #expect(bad.status != 0 && bad.stderr.contains("spec.template.spec.restartPolicy"), "\(bad.stderr)")
     }
+
+    @Test("a CronJob every minute (kubectl create cronjob) runs a Job each minute and keeps only its history limit")
+    func cronJob() throws {
+        let timing = ProcessAgentTests.timing
+        let server = try ServerProcess(extraArguments: timing, scheduler: true)
+        defer { server.destroy() }
+        let agent = try AgentProcess(server: server, name: "cron1", cpus: "4", timing: timing,
+                                     extraArguments: ["--runtime", "process", "--data-dir", server.dataDirectory + "/agent"])
+        defer { agent.kill9() }
+        let created = try server.kubectl("create", "cronjob", "tick", "--image=host", "--schedule=* * * * *", "--", "/bin/sh", "-c", "echo tick")
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try server.kubectl("patch", "cronjob", "tick", "-p", #"{"spec":{"successfulJobsHistoryLimit":1}}"#).status == 0)
+        let connection = try server.connection()
+        func jobs() -> [JSON] {
+            ((try? connection.request("GET", "/apis/batch/v1/namespaces/default/jobs").json()["items"]?.arrayValue) ?? nil) ?? []
+        }
+        var names = Set<String>()
+        var mostKept = 0
+        let started = Date()
+        // Two runs a minute apart: both Jobs seen, the first deleted once the second completed.
+        #expect(waitUntil(seconds: 150) {
+            let now = jobs()
+            names.formUnion(now.map { ObjectMeta.name(of: $0) })
+            mostKept = max(mostKept, now.filter { JobStrategy.hasCondition($0, "Complete") }.count)
+            return names.count >= 2 && now.count == 1 && now.allSatisfy { JobStrategy.hasCondition($0, "Complete") }
+        }, "jobs seen \(names.sorted()), now \(jobs().map { ObjectMeta.name(of: $0) })")
+        print("cronjob: jobs \(names.sorted()) in \(String(format: "%.0f", Date().timeIntervalSince(started))) s; at most \(mostKept) complete kept at once")
+        #expect(names.allSatisfy { $0.hasPrefix("tick-") })
+        let suffixes = names.compactMap { Int64($0.dropFirst("tick-".count)) }.sorted()
+        #expect(suffixes.count >= 2 && suffixes[1] - suffixes[0] == 1, "one Job per minute: \(suffixes)")
+        let cronJob = try connection.request("GET", "/apis/batch/v1/namespaces/default/cronjobs/tick").json()
+        #expect(cronJob[path: ["status", "lastScheduleTime"]] != nil && cronJob[path: ["status", "lastSuccessfulTime"]] != nil, "\(cronJob["status"] ?? .null)")
+        let listed = try server.kubectl("get", "cronjobs")
+        #expect(listed.stdout.contains("* * * * *") && listed.stdout.contains("tick"), "\(listed.stdout)")
+    }
 }

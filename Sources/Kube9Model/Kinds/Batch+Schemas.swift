@@ -31,4 +31,29 @@ enum BatchSchemas {
             SchemaField("completedIndexes", .string, "completedIndexes holds the completed indexes when .spec.completionMode = \"Indexed\" in a text format."),
         ]),
     ]
+
+    static let cronJob: [SchemaDefinition] = job + [
+        SchemaDefinition(batch + "CronJob", "CronJob represents the configuration of a single cron job.", kind: ("batch", "v1", "CronJob"),
+            fields: CommonSchemas.topLevel(spec: batch + "CronJobSpec", status: batch + "CronJobStatus",
+                specDescription: "Specification of the desired behavior of a cron job, including the schedule.", statusDescription: "Current status of a cron job.")),
+        SchemaDefinition(batch + "CronJobSpec", "CronJobSpec describes how the job execution will look like and when it will actually run.", fields: [
+            SchemaField("schedule", .string, "The schedule in Cron format.", required: true),
+            SchemaField("timeZone", .string, "The time zone name for the given schedule; defaults to the time zone of the server."),
+            SchemaField("startingDeadlineSeconds", .integer, "Optional deadline in seconds for starting the job if it misses scheduled time for any reason."),
+            SchemaField("concurrencyPolicy", .string, "Specifies how to treat concurrent executions of a Job: Allow (default), Forbid or Replace."),
+            SchemaField("suspend", .boolean, "This flag tells the controller to suspend subsequent executions. Defaults to false."),
+            SchemaField("jobTemplate", .ref(batch + "JobTemplateSpec"), "Specifies the job that will be created when executing a CronJob.", required: true),
+            SchemaField("successfulJobsHistoryLimit", .integer, "The number of successful finished jobs to retain. Defaults to 3."),
+            SchemaField("failedJobsHistoryLimit", .integer, "The number of failed finished jobs to retain. Defaults to 1."),
+        ]),
+        SchemaDefinition(batch + "JobTemplateSpec", "JobTemplateSpec describes the data a Job should have when created from a template.", fields: [
+            SchemaField("metadata", .ref(CommonSchemas.objectMeta), "Standard object's metadata of the jobs created from this template."),
+            SchemaField("spec", .ref(batch + "JobSpec"), "Specification of the desired behavior of the job."),
+        ]),
+        SchemaDefinition(batch + "CronJobStatus", "CronJobStatus represents the current state of a cron job.", closed: false, fields: [
+            SchemaField("active", .array(.freeform), "A list of pointers to currently running jobs."),
+            SchemaField("lastScheduleTime", .time, "Information when was the last time the job was successfully scheduled."),
+            SchemaField("lastSuccessfulTime", .time, "Information when was the last time the job successfully completed."),
+        ]),
+    ]
 }
