@@ -74,3 +74,25 @@ public enum NodeAffinity {
         return causes
     }
 }
+
+/// Taints and tolerations: the one check the scheduler and the DaemonSet controller share.
+public enum Taints {
+    /// Whether `toleration` tolerates `taint` (key, operator Equal or Exists, value, effect).
+    public static func tolerates(_ toleration: JSON, _ taint: JSON) -> Bool {
+        let key = toleration["key"]?.stringValue ?? ""
+        let operatorName = toleration["operator"]?.stringValue ?? "Equal"
+        if !key.isEmpty, key != taint["key"]?.stringValue { return false }
+        if key.isEmpty, operatorName != "Exists" { return false }
+        if operatorName != "Exists", (toleration["value"]?.stringValue ?? "") != (taint["value"]?.stringValue ?? "") { return false }
+        let effect = toleration["effect"]?.stringValue ?? ""
+        return effect.isEmpty || effect == taint["effect"]?.stringValue
+    }
+
+    /// The first NoSchedule or NoExecute taint of `node` that none of `tolerations` tolerates.
+    public static func untolerated(node: JSON, tolerations: [JSON]) -> JSON? {
+        (node[path: ["spec", "taints"]]?.arrayValue ?? []).first { taint in
+            let effect = taint["effect"]?.stringValue ?? ""
+            return (effect == "NoSchedule" || effect == "NoExecute") && !tolerations.contains { tolerates($0, taint) }
+        }
+    }
+}

@@ -15,7 +15,7 @@ public struct ResourceCatalog: Sendable {
         PodStrategy(), NodeStrategy(), NamespaceStrategy(), EventStrategy(), ServiceStrategy(), EndpointsStrategy(),
         EndpointSliceStrategy(), LeaseStrategy(), PolicyStrategy(), ReplicationControllerStrategy(),
         DeploymentStrategy(), ReplicaSetStrategy(), NodeMetricsStrategy(), PodMetricsStrategy(),
-        HorizontalPodAutoscalerStrategy(), ConfigMapStrategy(), SecretStrategy(), JobStrategy(), CronJobStrategy(),
+        HorizontalPodAutoscalerStrategy(), ConfigMapStrategy(), SecretStrategy(), JobStrategy(), CronJobStrategy(), DaemonSetStrategy(),
     ])
 
     /// The strategy serving `resource` in `group`/`version`.

@@ -295,13 +295,5 @@ public enum NodeFit {
         return nil
     }
 
-    static func tolerates(_ toleration: JSON, _ taint: JSON) -> Bool {
-        let key = toleration["key"]?.stringValue ?? ""
-        let operatorName = toleration["operator"]?.stringValue ?? "Equal"
-        if !key.isEmpty, key != taint["key"]?.stringValue { return false }
-        if key.isEmpty, operatorName != "Exists" { return false }
-        if operatorName != "Exists", (toleration["value"]?.stringValue ?? "") != (taint["value"]?.stringValue ?? "") { return false }
-        let effect = toleration["effect"]?.stringValue ?? ""
-        return effect.isEmpty || effect == taint["effect"]?.stringValue
-    }
+    static func tolerates(_ toleration: JSON, _ taint: JSON) -> Bool { Taints.tolerates(toleration, taint) }
 }
