@@ -297,6 +297,8 @@ public final class NodeAgent: Sendable {
     func configurationSources(namespace: String) -> PodEnvironment.Sources {
         let client = self.client
         @Sendable func read(_ resource: String, _ name: String) throws -> JSON? {
+            // A name becomes a URL path: only object names (a stored pod may predate validation).
+            guard NameRules.dns1123SubdomainError(name) == nil else { throw PodEnvironment.Problem("\(resource) name \"\(name)\" is not a valid object name") }
             let reply = try client.withConnection { try $0.request("GET", "/api/v1/namespaces/\(namespace)/\(resource)/\(name)") }
             if reply.status == 404 { return nil }
             guard reply.status == 200 else { throw PodEnvironment.Problem("reading \(resource) \(namespace)/\(name): HTTP \(reply.status) \(reply.text)") }

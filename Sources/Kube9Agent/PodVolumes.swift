@@ -40,6 +40,9 @@ final class PodVolumes: Sendable {
             throw PodEnvironment.Problem("pod uid \(uid) cannot name a directory")
         }
         var paths: [String: String] = [:]
+        // Only the agent's user reaches a pod's directories (Secret files among them); containers see their mounts.
+        try FileManager.default.createDirectory(atPath: "\(root)/\(uid)/volumes", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        _ = chmod("\(root)/\(uid)", 0o700)
         for volume in pod[path: ["spec", "volumes"]]?.arrayValue ?? [] {
             guard let name = volume["name"]?.stringValue, NameRules.dns1123LabelError(name) == nil else { continue }
             let directory = directory(uid: uid, volume: name)
@@ -105,13 +108,41 @@ final class PodVolumes: Sendable {
             }
             var path = source
             if let subPath = mount["subPath"]?.stringValue, !subPath.isEmpty {
-                guard VolumeProjection.isSafeRelativePath(subPath) else { throw PodEnvironment.Problem("subPath \(subPath) must be a relative path without '..'") }
-                path += "/" + subPath
+                guard VolumeProjection.isSafeRelativePath(subPath), !subPath.contains(":") else {
+                    throw PodEnvironment.Problem("subPath \(subPath) must be a relative path without '..'")
+                }
+                path = try resolveInside(source, subPath)
             }
             let volume = volumes.first { $0["name"]?.stringValue == name }
             let forcedReadOnly = readOnlyKinds.contains { volume?[$0] != nil }
             return ContainerMount(volume: name, source: path, target: target, readOnly: forcedReadOnly || mount["readOnly"]?.boolValue == true)
         }
+    }
+
+    /// `subPath` under `root`, component by component: a missing directory is made, a symlink is
+    /// followed only while it stays inside `root` (a container could otherwise point one at the
+    /// node's `/` and have it bound: CVE-2017-1002101). Returns the real path to bind.
+    static func resolveInside(_ root: String, _ subPath: String) throws -> String {
+        guard let realRoot = realPath(root) else { throw PodEnvironment.Problem("volume directory \(root) does not exist") }
+        var current = realRoot
+        for component in subPath.split(separator: "/").map(String.init) {
+            let next = current + "/" + component
+            var info = stat()
+            if lstat(next, &info) != 0 {
+                guard mkdir(next, 0o755) == 0 || errno == EEXIST else { throw PodEnvironment.Problem("subPath \(subPath): cannot create \(component)") }
+            }
+            guard let resolved = realPath(next), resolved == realRoot || resolved.hasPrefix(realRoot + "/") else {
+                throw PodEnvironment.Problem("subPath \(subPath) leads outside its volume")
+            }
+            current = resolved
+        }
+        return current
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Forgets and deletes the volumes of a pod that is gone.
@@ -154,5 +185,10 @@ enum AtomicWriter {
             try? manager.removeItem(atPath: directory + "/" + entry)
         }
         if let old, old != stamp { try? manager.removeItem(atPath: directory + "/" + old) }
+        // Staging directories a failed earlier write left behind.
+        for entry in (try? manager.contentsOfDirectory(atPath: directory)) ?? []
+        where entry.hasPrefix("..") && entry != stamp && entry != "..data" && entry != "..data_tmp" {
+            try? manager.removeItem(atPath: directory + "/" + entry)
+        }
     }
 }

@@ -56,6 +56,11 @@ public final class Balancer: Sendable {
     public struct Pick: Sendable {
         public let endpoint: ServiceTable.Endpoint
         public let turn: Int64?
+        /// The turn was one given back before: a second failure does not give it back again
+        /// (a dead endpoint would otherwise take every new connection's first try).
+        public var givenBack = false
+        /// The turn to give back if the connect fails: nil for an affinity pick or a turn given back once already.
+        public var turnToGiveBack: Int64? { givenBack ? nil : turn }
     }
 
     /// The endpoint for a new connection from `clientIP`, leaving out `excluded` (endpoints that
@@ -78,6 +83,7 @@ public final class Balancer: Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         // Affinity, turn number and counts, under the lock (the state is changed in place: a
         // copy would copy its dictionaries at each pick); the Lua call outside it.
+        var reused = false
         let (sticky, seq, counts) = ports.withLock { ports -> (ServiceTable.Endpoint?, Int64, [Counts]) in
             Self.withState(&ports, service.key) { state in
                 if let seconds = service.affinitySeconds, let (endpointKey, last) = state.affinity[clientIP],
@@ -89,6 +95,7 @@ public final class Balancer: Sendable {
                     return (endpoint, 0, [])
                 }
                 if excluded.isEmpty, !state.returnedTurns.isEmpty {
+                    reused = true
                     return (nil, state.returnedTurns.removeFirst(), usePolicy ? candidates.map { state.counts[Self.key($0)] ?? Counts() } : [])
                 }
                 let seq = state.seq
@@ -116,7 +123,7 @@ public final class Balancer: Sendable {
                 }
             }
         }
-        return Pick(endpoint: chosen, turn: seq)
+        return Pick(endpoint: chosen, turn: seq, givenBack: reused)
     }
 
     static let maximumAffinityEntries = 100_000

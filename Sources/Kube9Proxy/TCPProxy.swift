@@ -67,7 +67,7 @@ final class TCPProxy: Sendable {
                 client.close(promise: nil)
                 return
             }
-            dial(client, service: service, endpoint: chosen.endpoint, turn: chosen.turn, frontend: frontend, excluded: excluded, tries: tries)
+            dial(client, service: service, endpoint: chosen.endpoint, turn: chosen.turnToGiveBack, frontend: frontend, excluded: excluded, tries: tries)
         }
         guard pickers.pending < Balancer.maximumQueuedPicks else {
             // The Lua threads are behind (a flood, a slow policy): round robin here and now

@@ -5,10 +5,15 @@ import Kube9Model
 /// Changes an object's bytes on their way to and from the database (Kubernetes' storage value
 /// transformer): the in-memory cache, watches and API answers always see the plain object.
 public protocol StorageTransformer: Sendable {
+    /// The resources (store names) whose objects it changes.
+    var resources: Set<String> { get }
     /// The bytes to write for `key`'s object.
     func toStorage(_ bytes: [UInt8], key: ObjectKey) throws(EncryptionError) -> [UInt8]
     /// The object's bytes from what was written for `key`.
     func fromStorage(_ bytes: [UInt8], key: ObjectKey) throws(EncryptionError) -> [UInt8]
+    /// Whether what was written for `key` should be written again (plain where it should be
+    /// encrypted, or encrypted with a key that no longer writes): the store rewrites such rows at start.
+    func isStale(_ bytes: [UInt8], key: ObjectKey) -> Bool
 }
 
 /// What went wrong reading or writing an encrypted value, naming the object and the key.
@@ -60,6 +65,11 @@ public struct AESGCMTransformer: StorageTransformer {
         }
     }
 
+    public func isStale(_ bytes: [UInt8], key: ObjectKey) -> Bool {
+        guard resources.contains(key.resource), let writer = keys.first else { return false }
+        return !bytes.starts(with: Self.prefix + Array(writer.name.utf8) + [UInt8(ascii: ":")])
+    }
+
     public func fromStorage(_ bytes: [UInt8], key: ObjectKey) throws(EncryptionError) -> [UInt8] {
         guard bytes.starts(with: Self.prefix) else { return bytes }
         let rest = bytes[Self.prefix.count...]
@@ -92,10 +102,20 @@ public enum EncryptionKeyFile {
         let path = (directory as NSString).appendingPathComponent(fileName)
         if !FileManager.default.fileExists(atPath: path) {
             let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-            let document: JSON = ["keys": [["name": "key-1", "secret": .string(Base64.encode(secret))]]]
-            let created = FileManager.default.createFile(atPath: path, contents: Data(document.serialized() + [UInt8(ascii: "\n")]),
-                                                         attributes: [.posixPermissions: 0o600])
-            guard created else { throw EncryptionError("cannot create the encryption key file \(path)") }
+            // A name of its own (the creation time), so a lost file replaced by a new one is told apart
+            // from the key that wrote the rows.
+            let name = "key-\(Timestamp.nowSeconds())"
+            let document: JSON = ["keys": [["name": .string(name), "secret": .string(Base64.encode(secret))]]]
+            let bytes = document.serialized() + [UInt8(ascii: "\n")]
+            // Created 0600 at once (no moment readable by others); O_EXCL: two servers never both write one.
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if descriptor >= 0 {
+                let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                close(descriptor)
+                guard written == bytes.count else { throw EncryptionError("cannot write the encryption key file \(path)") }
+            } else if errno != EEXIST {
+                throw EncryptionError("cannot create the encryption key file \(path): errno \(errno)")
+            }
         }
         guard let contents = FileManager.default.contents(atPath: path) else { throw EncryptionError("cannot read the encryption key file \(path)") }
         return try parse(Array(contents), path: path)

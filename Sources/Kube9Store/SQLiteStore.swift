@@ -129,7 +129,38 @@ public final class SQLiteStore: Store {
         return try transformer.fromStorage(bytes, key: key)
     }
 
+    /// Rewrites every stored row of the transformer's resources that is stale (plain, or under a
+    /// key that no longer writes), history included, so an old key can leave the key file after one start.
+    private func rewriteStaleRows() throws {
+        guard let transformer = options.transformer else { return }
+        var stale: [(Int64, [UInt8])] = []
+        for resource in transformer.resources.sorted() {
+            try connection.query("SELECT revision, resource, namespace, name, data FROM log WHERE resource = ?", [.text(resource)]) { row in
+                let key = ObjectKey(resource: row.text(1), namespace: row.text(2), name: row.text(3))
+                let bytes = row.blob(4)
+                guard transformer.isStale(bytes, key: key) else { return }
+                stale.append((row.integer(0), try transformer.toStorage(try transformer.fromStorage(bytes, key: key), key: key)))
+            }
+        }
+        guard !stale.isEmpty else { return }
+        // secure_delete zeroes the replaced content, and the checkpoint empties the WAL, so the old
+        // (plain or old-key) bytes do not stay in the files.
+        try connection.execute("PRAGMA secure_delete = ON")
+        defer { try? connection.execute("PRAGMA secure_delete = OFF") }
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            for (revision, bytes) in stale { try connection.run("UPDATE log SET data = ? WHERE revision = ?", [.blob(bytes), .integer(revision)]) }
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+        try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        logger.info("stored rows re-encrypted with the current key", metadata: ["rows": "\(stale.count)"])
+    }
+
     private func load() throws {
+        try rewriteStaleRows()
         var loaded = State()
         let compacted = try connection.scalar("SELECT value FROM meta WHERE key = 'compacted'") ?? 0
         let maximum = try connection.scalar("SELECT MAX(revision) FROM log") ?? 0

@@ -89,5 +89,16 @@ struct PodEnvironmentTests {
         #expect(causes([["value": "x"]]) == ["\(base).name"])
         #expect(causes(.null, envFrom: [["configMapRef": ["name": "a"], "secretRef": ["name": "b"]], ["secretRef": [:]]]) == ["spec.containers[0].envFrom[0]", "spec.containers[0].envFrom[1].secretRef.name"])
         #expect(causes([["name": "A", "valueFrom": ["fieldRef": ["fieldPath": "metadata.labels['app']"]]]]).isEmpty)
+        // A name becomes a URL path on the agent: only object names.
+        #expect(causes([["name": "A", "valueFrom": ["secretKeyRef": ["name": "../../kube-system/secrets/admin", "key": "k"]]]]) == ["\(base).valueFrom.secretKeyRef.name"])
+        #expect(causes(.null, envFrom: [["secretRef": ["name": "a?b"]]]) == ["spec.containers[0].envFrom[0].secretRef.name"])
+        var pod: JSON = ["metadata": ["name": "p", "namespace": "default"],
+                         "spec": ["volumes": [["name": "v", "secret": ["secretName": "../x"]], ["name": "w", "configMap": ["name": "c", "items": [["key": "k", "path": "./a"]]]]],
+                                  "containers": [["name": "c", "image": "i", "volumeMounts": [["name": "v", "mountPath": "/a:b"], ["name": "w", "mountPath": "/w", "subPath": "x/../y"]]]]]]
+        #expect(Set(PodStrategy().validate(pod).map(\.field)) == ["spec.volumes[0].secret.secretName", "spec.volumes[1].configMap.items[0].path",
+                                                                   "spec.containers[0].volumeMounts[0].mountPath", "spec.containers[0].volumeMounts[1].subPath"])
+        pod[path: ["spec", "volumes"]] = [["name": "v", "downwardAPI": ["items": [["path": "cpu", "resourceFieldRef": ["resource": "limits.cpu"]]]]]]
+        pod[path: ["spec", "containers"]] = [["name": "c", "image": "i"]]
+        #expect(PodStrategy().validate(pod).map(\.field) == ["spec.volumes[0].downwardAPI.items[0].resourceFieldRef.containerName"])
     }
 }

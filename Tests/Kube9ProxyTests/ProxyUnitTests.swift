@@ -98,7 +98,7 @@ struct BalancerTests {
             while let chosen = balancer.pickTurn(port, clientIP: "10.0.0.1", clientPort: 1, excluding: excluded) {
                 if excluded.isEmpty, connection % 97 == 5 {
                     refusals += 1
-                    balancer.finished(port, chosen.endpoint, failed: true, givingBack: chosen.turn)
+                    balancer.finished(port, chosen.endpoint, failed: true, givingBack: chosen.turnToGiveBack)
                     excluded.insert(chosen.endpoint.key)
                     continue
                 }
@@ -109,6 +109,23 @@ struct BalancerTests {
         }
         #expect(refusals == 11)
         #expect(opened == ["10.89.0.2": 500, "10.89.0.3": 500], "\(opened)")
+        // A dead endpoint: a turn given back once is not given back again, so it does not take
+        // every new connection's first try (2 of 3 here, as many as without the give-back).
+        let dead = Balancer(host: Self.host(), logger: Logger(label: "test"))
+        var firstTries = 0
+        for _ in 0..<300 {
+            var excluded: Set<String> = []
+            while let chosen = dead.pickTurn(port, clientIP: "10.0.0.1", clientPort: 1, excluding: excluded) {
+                guard chosen.endpoint.ip == "10.89.0.2" else {
+                    dead.finished(port, chosen.endpoint, failed: false)
+                    break
+                }
+                if excluded.isEmpty { firstTries += 1 }
+                dead.finished(port, chosen.endpoint, failed: true, givingBack: chosen.turnToGiveBack)
+                excluded.insert(chosen.endpoint.key)
+            }
+        }
+        #expect(firstTries <= 210, "the dead endpoint took \(firstTries) of 300 first tries")
         // The returned turns are bounded.
         let endpoint = try #require(port.endpoints.first)
         for turn in 0..<200 { balancer.finished(port, endpoint, failed: true, givingBack: Int64(turn)) }

@@ -1,5 +1,5 @@
 import Foundation
-import Kube9Agent
+@testable import Kube9Agent
 import Kube9Model
 import Kube9Testing
 import Testing
@@ -185,5 +185,23 @@ func shimPath() -> String { (kube9BinaryPath() as NSString).deletingLastPathComp
         let elapsed = Date().timeIntervalSince(started)
         #expect(elapsed >= 0.9 && elapsed < 5)
         #expect(try runtime.inspectContainer(id: id).exitCode == 137)
+    }
+}
+
+@Suite("pod volume paths")
+struct PodVolumePathTests {
+    @Test("a subPath symlink that leads outside its volume is refused; inside links and missing directories are fine")
+    func subPathStaysInside() throws {
+        let root = NSTemporaryDirectory() + "kube9-subpath-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root + "/inside", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/escape", withDestinationPath: "/")
+        try FileManager.default.createSymbolicLink(atPath: root + "/nested", withDestinationPath: "inside")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(throws: PodEnvironment.Problem.self) { _ = try PodVolumes.resolveInside(root, "escape") }
+        #expect(throws: PodEnvironment.Problem.self) { _ = try PodVolumes.resolveInside(root, "escape/etc") }
+        let real = try #require(PodVolumes.realPath(root))
+        #expect(try PodVolumes.resolveInside(root, "nested") == real + "/inside")
+        #expect(try PodVolumes.resolveInside(root, "new/dir") == real + "/new/dir")
+        #expect(FileManager.default.fileExists(atPath: root + "/new/dir"))
     }
 }

@@ -39,20 +39,37 @@ struct EncryptionAtRestTests {
         let raw = Self.rawBytes(path)
         #expect(raw.range(of: Data(marker.utf8)) == nil, "the secret's value is in the database file")
         #expect(raw.range(of: Data(Base64.encode(Array(marker.utf8)).utf8)) == nil)
-        #expect(raw.range(of: Data("k8s:enc:aesgcm:v1:key-1:".utf8)) != nil)
+        #expect(raw.range(of: Data("k8s:enc:aesgcm:v1:\(first.first?.name ?? "-"):".utf8)) != nil)
         #expect(raw.range(of: Data("configmap-plain-marker".utf8)) != nil, "only secrets are encrypted")
 
-        // Rotation: a new first key writes, the old one still reads.
+        // Rotation: a new first key writes, the old one still reads; the start re-encrypts every
+        // stored row (history included), so the old key can then leave the file.
+        let firstName = try #require(first.first?.name)
         let rotated = [AESGCMTransformer.Key(name: "key-2", bytes: Array(repeating: 7, count: 32))] + first
         store = try SQLiteStore(options: Self.options(path, keys: rotated))
         #expect(store.get(Self.secretKey("db"))?.object["note"] == .string(marker))
-        _ = try await store.mutate(Self.secretKey("db")) { _ in .put(secret) }
         await store.close()
-        #expect(Self.rawBytes(path).range(of: Data("k8s:enc:aesgcm:v1:key-2:".utf8)) != nil)
+        let afterRotation = Self.rawBytes(path)
+        #expect(afterRotation.range(of: Data("k8s:enc:aesgcm:v1:key-2:".utf8)) != nil)
+        #expect(afterRotation.range(of: Data("k8s:enc:aesgcm:v1:\(firstName):".utf8)) == nil, "a row is still under the old key")
+        store = try SQLiteStore(options: Self.options(path, keys: [rotated[0]]))
+        #expect(store.get(Self.secretKey("db"))?.object["note"] == .string(marker))
+        await store.close()
 
-        // A key the file no longer lists: the store refuses to start, naming the key.
-        let error = #expect(throws: (any Error).self) { _ = try SQLiteStore(options: Self.options(path, keys: [rotated[0]])) }
-        #expect("\(error.map { "\($0)" } ?? "")".contains("key-1"), "\(String(describing: error))")
+        // A key the file does not list: the store refuses to start, naming the key.
+        let error = #expect(throws: (any Error).self) { _ = try SQLiteStore(options: Self.options(path, keys: first)) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("key-2"), "\(String(describing: error))")
+
+        // Secrets stored before encryption are encrypted at the next start.
+        let plainPath = temporaryStorePath()
+        store = try SQLiteStore(options: SQLiteStoreOptions(path: plainPath))
+        _ = try await store.mutate(Self.secretKey("old")) { _ in .put(secret) }
+        await store.close()
+        #expect(Self.rawBytes(plainPath).range(of: Data(marker.utf8)) != nil)
+        store = try SQLiteStore(options: Self.options(plainPath, keys: first))
+        #expect(store.get(Self.secretKey("old"))?.object["note"] == .string(marker))
+        await store.close()
+        #expect(Self.rawBytes(plainPath).range(of: Data(marker.utf8)) == nil, "a plain row survived the start")
     }
 
     @Test("a value moved to another object, a wrong key or a damaged value does not decrypt")

@@ -41,6 +41,7 @@ extension PodStrategy {
             case "hostPath":
                 let path = source["path"]?.stringValue ?? ""
                 if !path.hasPrefix("/") { causes.append(path.isEmpty ? .required("\(at).path") : .invalid("\(at).path", .string(path), "must be an absolute path")) }
+                else if path.contains(":") { causes.append(.invalid("\(at).path", .string(path), "must not contain ':'")) }
                 let types = ["", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice"]
                 if let type = source["type"], !type.isNull, !types.contains(type.stringValue ?? "-") {
                     causes.append(.notSupported("\(at).type", type, supported: types.filter { !$0.isEmpty }))
@@ -54,7 +55,7 @@ extension PodStrategy {
                 }
             case "configMap", "secret":
                 let nameField = kind == "secret" ? "secretName" : "name"
-                if (source[nameField]?.stringValue ?? "").isEmpty { causes.append(.required("\(at).\(nameField)")) }
+                PodEnvironment.checkObjectName(source[nameField], "\(at).\(nameField)", into: &causes)
                 checkItems(source, at, keyed: true, into: &causes)
             case "downwardAPI":
                 checkItems(source, at, keyed: false, into: &causes)
@@ -69,12 +70,12 @@ extension PodStrategy {
                     if part == "serviceAccountToken" {
                         causes.append(.notSupported("\(here).serviceAccountToken", nil, supported: ["configMap", "secret", "downwardAPI"]))
                     } else {
-                        if part != "downwardAPI", (inner["name"]?.stringValue ?? "").isEmpty { causes.append(.required("\(here).\(part).name")) }
+                        if part != "downwardAPI" { PodEnvironment.checkObjectName(inner["name"], "\(here).\(part).name", into: &causes) }
                         checkItems(inner, "\(here).\(part)", keyed: part != "downwardAPI", into: &causes)
                     }
                 }
             default:
-                if (source["claimName"]?.stringValue ?? "").isEmpty { causes.append(.required("\(at).claimName")) }
+                PodEnvironment.checkObjectName(source["claimName"], "\(at).claimName", into: &causes)
             }
         }
     }
@@ -101,7 +102,14 @@ extension PodStrategy {
                 if !allowed.contains(fieldPath), PodEnvironment.labelOrAnnotation(fieldPath) == nil {
                     causes.append(.notSupported("\(at).fieldRef.fieldPath", .string(fieldPath), supported: allowed))
                 }
-            } else if item["resourceFieldRef"] == nil {
+            } else if let reference = item["resourceFieldRef"] {
+                // In a volume the container must be named (there is no "this container").
+                if (reference["containerName"]?.stringValue ?? "").isEmpty { causes.append(.required("\(at).resourceFieldRef.containerName")) }
+                let resource = reference["resource"]
+                if !PodEnvironment.resources.contains(resource?.stringValue ?? "") {
+                    causes.append(.notSupported("\(at).resourceFieldRef.resource", resource, supported: PodEnvironment.resources))
+                }
+            } else {
                 causes.append(.required("\(at).fieldRef", "a downwardAPI item needs fieldRef or resourceFieldRef"))
             }
         }
@@ -128,10 +136,12 @@ extension PodStrategy {
                 causes.append(.required("\(at).mountPath"))
             } else if !target.hasPrefix("/") {
                 causes.append(.invalid("\(at).mountPath", .string(target), "must be an absolute path"))
+            } else if target.contains(":") {
+                causes.append(.invalid("\(at).mountPath", .string(target), "must not contain ':'"))
             } else if !targets.insert(target).inserted {
                 causes.append(.invalid("\(at).mountPath", .string(target), "must be unique"))
             }
-            if let subPath = mount["subPath"]?.stringValue, !subPath.isEmpty, !VolumeProjection.isSafeRelativePath(subPath) {
+            if let subPath = mount["subPath"]?.stringValue, !subPath.isEmpty, !VolumeProjection.isSafeRelativePath(subPath) || subPath.contains(":") {
                 causes.append(.invalid("\(at).subPath", .string(subPath), "must be a relative path without '..'"))
             }
             CommonSchemas.checkType(mount["readOnly"], "boolean", "\(at).readOnly", into: &causes)

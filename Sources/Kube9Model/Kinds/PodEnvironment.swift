@@ -42,8 +42,17 @@ public enum PodEnvironment {
 
     // MARK: Validation
 
+    /// A ConfigMap or Secret name a pod refers to: required, and a valid object name (it becomes a URL path).
+    static func checkObjectName(_ value: JSON?, _ field: String, into causes: inout [FieldCause]) {
+        guard let name = value?.stringValue, !name.isEmpty else {
+            causes.append(.required(field))
+            return
+        }
+        if let error = NameRules.dns1123SubdomainError(name) { causes.append(.invalid(field, .string(name), error)) }
+    }
+
     static func checkKeyReference(_ reference: JSON, _ field: String, into causes: inout [FieldCause]) {
-        if (reference["name"]?.stringValue ?? "").isEmpty { causes.append(.required("\(field).name")) }
+        checkObjectName(reference["name"], "\(field).name", into: &causes)
         if let key = reference["key"]?.stringValue, !key.isEmpty {
             if let error = ConfigurationData.keyError(key) { causes.append(.invalid("\(field).key", .string(key), error)) }
         } else {
@@ -124,7 +133,7 @@ public enum PodEnvironment {
                     causes.append(.invalid(here, nil, "must specify exactly one of: `configMapRef` or `secretRef`"))
                     continue
                 }
-                if (reference["name"]?.stringValue ?? "").isEmpty { causes.append(.required("\(here).\(kind).name")) }
+                checkObjectName(reference["name"], "\(here).\(kind).name", into: &causes)
                 CommonSchemas.checkType(reference["optional"], "boolean", "\(here).\(kind).optional", into: &causes)
                 CommonSchemas.checkType(source["prefix"], "string", "\(here).prefix", into: &causes)
             }

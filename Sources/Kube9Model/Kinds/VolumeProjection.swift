@@ -17,10 +17,10 @@ public enum VolumeProjection {
     /// Kubernetes' default file mode for these volumes (0644).
     public static let defaultMode = 0o644
 
-    /// A relative path with no `..` element, not starting with `..` (items, subPath).
+    /// A relative path of real names: no `..` or `.` element, no empty one, not starting with `..` (items, subPath).
     public static func isSafeRelativePath(_ path: String) -> Bool {
-        !path.isEmpty && !path.hasPrefix("/") && !path.hasPrefix("..") && !path.split(separator: "/", omittingEmptySubsequences: false).contains("..")
-            && path.utf8.count <= 4096
+        !path.isEmpty && !path.hasPrefix("/") && !path.hasPrefix("..") && path.utf8.count <= 4096
+            && path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { $0 != ".." && $0 != "." && !$0.isEmpty }
     }
 
     /// The files of `volume`, or nil when it is not a content volume.
@@ -105,7 +105,9 @@ public enum VolumeProjection {
             } else if let reference = item["resourceFieldRef"], let resource = reference["resource"]?.stringValue {
                 let containers = pod[path: ["spec", "containers"]]?.arrayValue ?? []
                 let named = reference["containerName"]?.stringValue
-                let container = containers.first { $0["name"]?.stringValue == named } ?? containers.first ?? .emptyObject
+                guard let container = containers.first(where: { $0["name"]?.stringValue == named }) else {
+                    throw PodEnvironment.Problem("downwardAPI item \(path): resourceFieldRef names no container \(named ?? "")")
+                }
                 text = try PodEnvironment.resourceValue(resource, reference: reference, container: container, pod: pod, facts: facts)
             } else {
                 continue
