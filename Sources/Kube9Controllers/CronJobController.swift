@@ -1,7 +1,6 @@
 import Foundation
 import Kube9Model
 import Logging
-import Synchronization
 
 /// Runs batch/v1 CronJobs: at each scheduled time a Job named CRONJOB-<minutes since 1970>
 /// from `jobTemplate` (concurrencyPolicy Allow, Forbid or Replace; a time missed by more than
@@ -24,17 +23,13 @@ public final class CronJobController: Sendable {
 
     let client: any ClusterClient
     let logger: Logger
-    let keys = Mutex<[String: String]>([:])
-    /// The last version of each CronJob seen (by uid), to tell its own status writes apart.
-    let seen = Mutex<[String: JSON]>([:])
+    let owners = OwnerIndex()
     let queue = WorkQueue()
 
     public init(client: any ClusterClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
-
-    static func key(_ object: JSON) -> String { "\(ObjectMeta.namespace(of: object))/\(ObjectMeta.name(of: object))" }
 
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
@@ -46,48 +41,16 @@ public final class CronJobController: Sendable {
     }
 
     func follow(_ type: ResourceType) async {
-        while !Task.isCancelled {
-            do {
-                let (objects, changes) = try client.listAndWatch(type)
-                if type == Self.cronJobs {
-                    keys.withLock { keys in keys = Dictionary(objects.map { (ObjectMeta.uid(of: $0), Self.key($0)) }, uniquingKeysWith: { first, _ in first }) }
-                    seen.withLock { seen in seen = Dictionary(objects.map { (ObjectMeta.uid(of: $0), $0) }, uniquingKeysWith: { first, _ in first }) }
-                    queue.add(objects.map(Self.key))
-                }
-                for await change in changes {
-                    if type == Self.cronJobs {
-                        let uid = ObjectMeta.uid(of: change.object)
-                        let statusOnly = keys.withLock { keys -> Bool in
-                            keys[uid] = change.kind == .deleted ? nil : Self.key(change.object)
-                            return false
-                        } || seen.withLock { seen -> Bool in
-                            let previous = seen[uid]
-                            seen[uid] = change.kind == .deleted ? nil : change.object
-                            return change.kind == .modified && previous.map { Workloads.onlyStatusChanged($0, change.object) } == true
-                        }
-                        // Its own status writes are no reason to sync again.
-                        if change.kind != .deleted, !statusOnly { queue.add(Self.key(change.object)) }
-                    } else if let owner = ObjectMeta.controllerReference(of: change.object), owner.kind == "CronJob",
-                              let key = keys.withLock({ $0[owner.uid] }) {
-                        queue.add(key)
-                    }
-                }
-            } catch {
-                logger.warning("cronjob controller: watch failed", metadata: ["resource": "\(type.resource)", "error": "\(error)"])
-            }
-            try? await Task.sleep(for: .milliseconds(500))
+        await OwnerIndex.follow(type, client: client, logger: logger, component: Self.component) { objects in
+            if type == Self.cronJobs { queue.add(owners.reset(objects)) }
+        } changed: { change in
+            if let key = type == Self.cronJobs ? owners.apply(change) : owners.owner(of: change.object, kind: "CronJob") { queue.add(key) }
         }
     }
 
     func sync(_ key: String) async {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let cronJob = client.get(Self.cronJobs, namespace: parts[0], name: parts[1]) else { return }
-        do {
+        await OwnerIndex.sync(key, type: Self.cronJobs, client: client, queue: queue, logger: logger, component: Self.component) { cronJob in
             try await sync(cronJob, key: key, now: Date())
-            queue.forget(key)
-        } catch {
-            logger.info("cronjob controller: sync failed, will retry", metadata: ["cronjob": "\(key)", "error": "\(error)"])
-            queue.retry(key)
         }
     }
 

@@ -1,6 +1,5 @@
 import Kube9Model
 import Logging
-import Synchronization
 
 /// Runs apps/v1 DaemonSets: one pod on each node the DaemonSet wants (DaemonSetStrategy.wants),
 /// bound to it directly; pods on nodes that no longer qualify (or are gone) are deleted; a
@@ -21,16 +20,13 @@ public final class DaemonSetController: Sendable {
 
     let client: any ClusterClient
     let logger: Logger
-    let keys = Mutex<[String: String]>([:])
-    let seen = Mutex<[String: JSON]>([:])
+    let owners = OwnerIndex()
     let queue = WorkQueue()
 
     public init(client: any ClusterClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
-
-    static func key(_ object: JSON) -> String { "\(ObjectMeta.namespace(of: object))/\(ObjectMeta.name(of: object))" }
 
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
@@ -41,50 +37,20 @@ public final class DaemonSetController: Sendable {
     }
 
     func follow(_ type: ResourceType) async {
-        while !Task.isCancelled {
-            do {
-                let (objects, changes) = try client.listAndWatch(type)
-                if type == Self.daemonSets {
-                    keys.withLock { keys in keys = Dictionary(objects.map { (ObjectMeta.uid(of: $0), Self.key($0)) }, uniquingKeysWith: { first, _ in first }) }
-                    seen.withLock { seen in seen = Dictionary(objects.map { (ObjectMeta.uid(of: $0), $0) }, uniquingKeysWith: { first, _ in first }) }
-                }
-                queue.add(keys.withLock { Array($0.values) })
-                for await change in changes {
-                    switch type {
-                    case Self.daemonSets:
-                        let uid = ObjectMeta.uid(of: change.object)
-                        keys.withLock { $0[uid] = change.kind == .deleted ? nil : Self.key(change.object) }
-                        let statusOnly = seen.withLock { seen -> Bool in
-                            let previous = seen[uid]
-                            seen[uid] = change.kind == .deleted ? nil : change.object
-                            return change.kind == .modified && previous.map { Workloads.onlyStatusChanged($0, change.object) } == true
-                        }
-                        if change.kind != .deleted, !statusOnly { queue.add(Self.key(change.object)) }
-                    case Self.nodes:
-                        queue.add(keys.withLock { Array($0.values) })
-                    default:
-                        if let owner = ObjectMeta.controllerReference(of: change.object), owner.kind == "DaemonSet",
-                           let key = keys.withLock({ $0[owner.uid] }) {
-                            queue.add(key)
-                        }
-                    }
-                }
-            } catch {
-                logger.warning("daemonset controller: watch failed", metadata: ["resource": "\(type.resource)", "error": "\(error)"])
+        await OwnerIndex.follow(type, client: client, logger: logger, component: Self.component) { objects in
+            queue.add(type == Self.daemonSets ? owners.reset(objects) : owners.allKeys)
+        } changed: { change in
+            switch type {
+            case Self.daemonSets: if let key = owners.apply(change) { queue.add(key) }
+            case Self.nodes: queue.add(owners.allKeys)
+            default: if let key = owners.owner(of: change.object, kind: "DaemonSet") { queue.add(key) }
             }
-            try? await Task.sleep(for: .milliseconds(500))
         }
     }
 
     func sync(_ key: String) async {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let daemonSet = client.get(Self.daemonSets, namespace: parts[0], name: parts[1]) else { return }
-        do {
+        await OwnerIndex.sync(key, type: Self.daemonSets, client: client, queue: queue, logger: logger, component: Self.component) { daemonSet in
             try await sync(daemonSet, key: key)
-            queue.forget(key)
-        } catch {
-            logger.info("daemonset controller: sync failed, will retry", metadata: ["daemonset": "\(key)", "error": "\(error)"])
-            queue.retry(key)
         }
     }
 

@@ -1,6 +1,5 @@
 import Kube9Model
 import Logging
-import Synchronization
 
 /// Runs batch/v1 Jobs: pods of the template until enough succeed, at most `parallelism` at once;
 /// Failed after `backoffLimit` failures or `activeDeadlineSeconds`; suspend and resume;
@@ -23,16 +22,13 @@ public final class JobController: Sendable {
 
     let client: any ClusterClient
     let logger: Logger
-    /// Jobs by uid → queue key ("namespace/name").
-    let keys = Mutex<[String: String]>([:])
+    let owners = OwnerIndex()
     let queue = WorkQueue()
 
     public init(client: any ClusterClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
-
-    static func key(_ job: JSON) -> String { "\(ObjectMeta.namespace(of: job))/\(ObjectMeta.name(of: job))" }
 
     /// Runs until cancelled.
     public func run() async {
@@ -45,41 +41,16 @@ public final class JobController: Sendable {
     }
 
     func follow(_ type: ResourceType) async {
-        while !Task.isCancelled {
-            do {
-                let (objects, changes) = try client.listAndWatch(type)
-                if type == Self.jobs {
-                    keys.withLock { keys in keys = Dictionary(objects.map { (ObjectMeta.uid(of: $0), Self.key($0)) }, uniquingKeysWith: { first, _ in first }) }
-                    queue.add(objects.map(Self.key))
-                } else {
-                    queue.add(keys.withLock { Array($0.values) })
-                }
-                for await change in changes {
-                    if type == Self.jobs {
-                        let uid = ObjectMeta.uid(of: change.object)
-                        keys.withLock { $0[uid] = change.kind == .deleted ? nil : Self.key(change.object) }
-                        if change.kind != .deleted { queue.add(Self.key(change.object)) }
-                    } else if let owner = ObjectMeta.controllerReference(of: change.object), owner.kind == "Job",
-                              let key = keys.withLock({ $0[owner.uid] }) {
-                        queue.add(key)
-                    }
-                }
-            } catch {
-                logger.warning("job controller: watch failed", metadata: ["resource": "\(type.resource)", "error": "\(error)"])
-            }
-            try? await Task.sleep(for: .milliseconds(500))
+        await OwnerIndex.follow(type, client: client, logger: logger, component: Self.component) { objects in
+            queue.add(type == Self.jobs ? owners.reset(objects) : owners.allKeys)
+        } changed: { change in
+            if let key = type == Self.jobs ? owners.apply(change) : owners.owner(of: change.object, kind: "Job") { queue.add(key) }
         }
     }
 
     func sync(_ key: String) async {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let job = client.get(Self.jobs, namespace: parts[0], name: parts[1]) else { return }
-        do {
+        await OwnerIndex.sync(key, type: Self.jobs, client: client, queue: queue, logger: logger, component: Self.component) { job in
             try await sync(job, key: key)
-            queue.forget(key)
-        } catch {
-            logger.info("job controller: sync failed, will retry", metadata: ["job": "\(key)", "error": "\(error)"])
-            queue.retry(key)
         }
     }
 

@@ -71,13 +71,13 @@ public final class SQLiteStore: Store {
         func object(_ key: ObjectKey) -> StoredObject? { buckets[key.resource]?[key.namespace]?[key.name] }
     }
 
-    private let state = Mutex(State())
-    private let wakeWriter = DispatchSemaphore(value: 0)
-    private let writerDone = DispatchSemaphore(value: 0)
-    private let options: SQLiteStoreOptions
-    private let logger: Logger
+    let state = Mutex(State())
+    let wakeWriter = DispatchSemaphore(value: 0)
+    let writerDone = DispatchSemaphore(value: 0)
+    let options: SQLiteStoreOptions
+    let logger: Logger
     // The connection is touched only by the writer thread after init.
-    private nonisolated(unsafe) let connection: SQLiteConnection
+    nonisolated(unsafe) let connection: SQLiteConnection
 
     /// Opens or creates the store at `options.path` and loads it into memory.
     public init(options: SQLiteStoreOptions, logger: Logger = Logger(label: "kube9.store")) throws {
@@ -122,84 +122,6 @@ public final class SQLiteStore: Store {
         case 1: return .modified
         default: return .deleted
         }
-    }
-
-    private func fromStorage(_ bytes: [UInt8], key: ObjectKey) throws -> [UInt8] {
-        guard let transformer = options.transformer else { return bytes }
-        return try transformer.fromStorage(bytes, key: key)
-    }
-
-    /// Rewrites every stored row of the transformer's resources that is stale (plain, or under a
-    /// key that no longer writes), history included, so an old key can leave the key file after one start.
-    private func rewriteStaleRows() throws {
-        guard let transformer = options.transformer else { return }
-        var stale: [(Int64, [UInt8])] = []
-        for resource in transformer.resources.sorted() {
-            try connection.query("SELECT revision, resource, namespace, name, data FROM log WHERE resource = ?", [.text(resource)]) { row in
-                let key = ObjectKey(resource: row.text(1), namespace: row.text(2), name: row.text(3))
-                let bytes = row.blob(4)
-                guard transformer.isStale(bytes, key: key) else { return }
-                stale.append((row.integer(0), try transformer.toStorage(try transformer.fromStorage(bytes, key: key), key: key)))
-            }
-        }
-        guard !stale.isEmpty else { return }
-        // secure_delete zeroes the replaced content, and the checkpoint empties the WAL, so the old
-        // (plain or old-key) bytes do not stay in the files.
-        try connection.execute("PRAGMA secure_delete = ON")
-        defer { try? connection.execute("PRAGMA secure_delete = OFF") }
-        try connection.execute("BEGIN IMMEDIATE")
-        do {
-            for (revision, bytes) in stale { try connection.run("UPDATE log SET data = ? WHERE revision = ?", [.blob(bytes), .integer(revision)]) }
-            try connection.execute("COMMIT")
-        } catch {
-            try? connection.execute("ROLLBACK")
-            throw error
-        }
-        try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        logger.info("stored rows re-encrypted with the current key", metadata: ["rows": "\(stale.count)"])
-    }
-
-    private func load() throws {
-        try rewriteStaleRows()
-        var loaded = State()
-        let compacted = try connection.scalar("SELECT value FROM meta WHERE key = 'compacted'") ?? 0
-        let maximum = try connection.scalar("SELECT MAX(revision) FROM log") ?? 0
-        loaded.revision = max(compacted, maximum)
-        var count = 0
-        try connection.query("""
-            SELECT l.revision, l.resource, l.namespace, l.name, l.data FROM log l
-            JOIN (SELECT MAX(revision) AS latest FROM log GROUP BY resource, namespace, name) m ON l.revision = m.latest
-            WHERE l.kind != 2
-            """) { row in
-            let key = ObjectKey(resource: row.text(1), namespace: row.text(2), name: row.text(3))
-            let bytes = try fromStorage(row.blob(4), key: key)
-            let object = try JSON.parse(bytes)
-            loaded.buckets[key.resource, default: [:]][key.namespace, default: [:]][key.name] =
-                StoredObject(key: key, revision: row.integer(0), object: object, bytes: bytes)
-            count += 1
-        }
-        // Recent history, for watches that resume across a restart.
-        var floor = max(compacted, loaded.revision - Int64(options.historyLimit))
-        var previousByKey: [ObjectKey: StoredObject] = [:]
-        try connection.query("""
-            SELECT revision, resource, namespace, name, kind, data FROM log WHERE revision > ? ORDER BY revision
-            """, [.integer(floor)]) { row in
-            let key = ObjectKey(resource: row.text(1), namespace: row.text(2), name: row.text(3))
-            let bytes = try fromStorage(row.blob(5), key: key)
-            let stored = StoredObject(key: key, revision: row.integer(0), object: try JSON.parse(bytes), bytes: bytes)
-            let kind = Self.kind(code: row.integer(4))
-            loaded.history.append(StoreEvent(kind: kind, object: stored, previous: previousByKey[key], revision: stored.revision))
-            loaded.historyBytes += bytes.count
-            while loaded.historyBytes > options.historyByteLimit, let dropped = loaded.history.popFirst() {
-                loaded.historyBytes -= dropped.object?.bytes.count ?? 0
-                floor = dropped.revision
-            }
-            previousByKey[key] = kind == .deleted ? nil : stored
-        }
-        loaded.compactedRevision = floor
-        loaded.lastCompactionRevision = floor
-        logger.info("store loaded", metadata: ["objects": "\(count)", "revision": "\(loaded.revision)", "path": "\(options.path)"])
-        state.withLock { $0 = loaded }
     }
 
     // MARK: Reads
@@ -400,58 +322,6 @@ public final class SQLiteStore: Store {
             logger.error("compaction failed", metadata: ["error": "\(error)"])
         }
     }
-
-    // MARK: Watch
-
-    public func watch(_ filter: WatchFilter, fromRevision: Int64?) throws -> WatchSubscription {
-        let (stream, continuation) = AsyncStream<StoreEvent>.makeStream(bufferingPolicy: .bufferingOldest(options.watcherBufferLimit))
-        let id: Int = try state.withLock { state in
-            if state.closed { throw StoreError.closed }
-            if let fromRevision {
-                if fromRevision < state.compactedRevision {
-                    throw StoreError.compacted(requested: fromRevision, oldest: state.compactedRevision)
-                }
-                for event in state.history where event.revision > fromRevision && Self.matches(event, filter) {
-                    continuation.yield(event)
-                }
-            } else {
-                var initial: [StoredObject] = []
-                if let namespace = filter.namespace {
-                    initial = Array((state.buckets[filter.resource]?[namespace] ?? [:]).values)
-                } else {
-                    for byName in (state.buckets[filter.resource] ?? [:]).values { initial.append(contentsOf: byName.values) }
-                }
-                initial.sort { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }
-                for object in initial {
-                    let event = StoreEvent(kind: .added, object: object, previous: nil, revision: object.revision)
-                    if filter.predicate?(event) ?? true { continuation.yield(event) }
-                }
-            }
-            let id = state.nextWatcherID
-            state.nextWatcherID += 1
-            state.watchers[id] = Watcher(filter: filter, continuation: continuation)
-            return id
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
-        }
-        return WatchSubscription(events: stream) { [weak self] in
-            let watcher = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
-            (watcher?.continuation ?? continuation).finish()
-        }
-    }
-
-    public func broadcastBookmarks() {
-        state.withLock { state in
-            let event = StoreEvent(kind: .bookmark, object: nil, previous: nil, revision: state.revision)
-            for watcher in state.watchers.values where watcher.filter.wantsBookmarks {
-                watcher.continuation.yield(event)
-            }
-        }
-    }
-
-    /// How many watches are open (for metrics and tests).
-    public var watcherCount: Int { state.withLock { $0.watchers.count } }
 
     // MARK: Lifecycle
 

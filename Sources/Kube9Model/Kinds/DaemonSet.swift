@@ -56,10 +56,7 @@ public struct DaemonSetStrategy: ResourceStrategy {
             if parsed == .count(0) || parsed == .percent(0) { causes.append(.invalid(field, object[path: ["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"]], "may not be 0")) }
             if case .percent(let value)? = parsed, value > 100 { causes.append(.invalid(field, .string("\(value)%"), "must not be greater than 100%")) }
         }
-        let (selector, selectorCauses) = LabelSelector.fromObject(object[path: ["spec", "selector"]], field: "spec.selector")
-        causes += selectorCauses
-        if selectorCauses.isEmpty, selector.isEmpty { causes.append(.invalid("spec.selector", object[path: ["spec", "selector"]], "empty selector is invalid for daemonset")) }
-        Workloads.validateTemplate(object, selector: selectorCauses.isEmpty && !selector.isEmpty ? selector : nil, into: &causes)
+        Workloads.validateSelectorAndTemplate(object, kind: "daemonset", into: &causes)
         return causes
     }
 

@@ -15,10 +15,7 @@ public struct ReplicaSetStrategy: ResourceStrategy {
     public func validate(_ object: JSON) -> [FieldCause] {
         var causes = ObjectMeta.validate(object, nameRule: NameRules.dns1123SubdomainError, namespaced: true)
         Workloads.validateCounts(object, into: &causes)
-        let (selector, selectorCauses) = LabelSelector.fromObject(object[path: ["spec", "selector"]], field: "spec.selector")
-        causes += selectorCauses
-        if selectorCauses.isEmpty, selector.isEmpty { causes.append(.invalid("spec.selector", object[path: ["spec", "selector"]], "empty selector is invalid for deployment")) }
-        Workloads.validateTemplate(object, selector: selectorCauses.isEmpty && !selector.isEmpty ? selector : nil, into: &causes)
+        Workloads.validateSelectorAndTemplate(object, kind: "deployment", into: &causes)
         return causes
     }
 
@@ -145,10 +142,7 @@ public struct DeploymentStrategy: ResourceStrategy {
         if let paused = object[path: ["spec", "paused"]], !paused.isNull, paused.boolValue == nil {
             causes.append(.typeInvalid("spec.paused", expected: "boolean", got: paused))
         }
-        let (selector, selectorCauses) = LabelSelector.fromObject(object[path: ["spec", "selector"]], field: "spec.selector")
-        causes += selectorCauses
-        if selectorCauses.isEmpty, selector.isEmpty { causes.append(.invalid("spec.selector", object[path: ["spec", "selector"]], "empty selector is invalid for deployment")) }
-        Workloads.validateTemplate(object, selector: selectorCauses.isEmpty && !selector.isEmpty ? selector : nil, into: &causes)
+        Workloads.validateSelectorAndTemplate(object, kind: "deployment", into: &causes)
         let strategyType = object[path: ["spec", "strategy", "type"]]
         switch strategyType?.stringValue {
         case "RollingUpdate":

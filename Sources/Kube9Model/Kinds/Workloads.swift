@@ -112,6 +112,15 @@ public enum Workloads {
         }
     }
 
+    /// Validates `spec.selector` (a non-empty LabelSelector) and `spec.template` against it, as the
+    /// apps kinds do; `kind` names the workload in the empty-selector message.
+    public static func validateSelectorAndTemplate(_ object: JSON, kind: String, into causes: inout [FieldCause]) {
+        let (selector, selectorCauses) = LabelSelector.fromObject(object[path: ["spec", "selector"]], field: "spec.selector")
+        causes += selectorCauses
+        if selectorCauses.isEmpty, selector.isEmpty { causes.append(.invalid("spec.selector", object[path: ["spec", "selector"]], "empty selector is invalid for \(kind)")) }
+        validateTemplate(object, selector: selectorCauses.isEmpty && !selector.isEmpty ? selector : nil, into: &causes)
+    }
+
     /// Validates `spec.replicas` and `spec.minReadySeconds`.
     public static func validateCounts(_ object: JSON, into causes: inout [FieldCause]) {
         CommonSchemas.checkInteger(object[path: ["spec", "replicas"]], "spec.replicas", in: 0...maximumReplicas, into: &causes)
