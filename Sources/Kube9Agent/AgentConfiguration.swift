@@ -24,6 +24,9 @@ public struct AgentConfiguration: Sendable {
     public var statsIntervalSeconds: Double = 10
     /// Where pod volumes live: `<this>/<pod uid>/volumes/<name>` (empty: the system temporary directory).
     public var volumesDirectory: String = ""
+    /// Where `kube9.io/local-path` volumes of this node live (an absolute path, advertised on the
+    /// Node as `kube9.io/local-path-root`); empty: the node offers none.
+    public var storageDirectory: String = ""
 
     public init(name: String, cpus: Double, memoryBytes: Int64, pods: Int64 = 110, type: String = "worker",
                 labels: [String: String] = [:], timing: ClusterTiming = .defaults, restartBackoffBase: Double = 10,
@@ -77,12 +80,14 @@ public struct AgentConfiguration: Sendable {
             "nodeInfo": Self.hostNodeInfo(runtimeVersion: runtimeVersion, node: name),
         ]
         if let kubeletPort { status["daemonEndpoints"] = ["kubeletEndpoint": ["Port": .int(Int64(kubeletPort))]] }
-        return ["apiVersion": "v1", "kind": "Node", "metadata": ["name": .string(name), "labels": labels], "spec": .emptyObject, "status": status]
+        var metadata: JSON = ["name": .string(name), "labels": labels]
+        if !storageDirectory.isEmpty { metadata[path: ["annotations", Storage.localPathRootAnnotation]] = .string(storageDirectory) }
+        return ["apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": .emptyObject, "status": status]
     }
 }
 
 /// Node registration: create the Node, or take over an existing one of the same name
-/// (labels and status replaced, spec kept).
+/// (labels and status replaced, annotations merged, spec kept).
 public enum NodeRegistration {
     public static func register(_ node: JSON, connection: HTTPConnection) throws {
         let name = ObjectMeta.name(of: node)
@@ -90,7 +95,8 @@ public enum NodeRegistration {
         if created.status == 201 { return }
         guard created.status == 409 else { throw ClientError("node \(name) refused: \(message(created))") }
         let labels = try connection.request("PATCH", "/api/v1/nodes/\(name)",
-                                            body: (["metadata": ["labels": node[path: ["metadata", "labels"]] ?? .emptyObject]] as JSON).serialized(),
+                                            body: (["metadata": ["labels": node[path: ["metadata", "labels"]] ?? .emptyObject,
+                                                                   "annotations": node[path: ["metadata", "annotations"]] ?? .emptyObject]] as JSON).serialized(),
                                             contentType: "application/merge-patch+json")
         guard labels.status == 200 else { throw ClientError("node \(name) refused: \(message(labels))") }
         let status = try connection.request("PATCH", "/api/v1/nodes/\(name)/status", body: (["status": node["status"] ?? .emptyObject] as JSON).serialized(),

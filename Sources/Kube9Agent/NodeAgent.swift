@@ -27,6 +27,8 @@ public final class NodeAgent: Sendable {
     let wake: @Sendable () -> Void
     /// The pods' volume directories on this node.
     let volumes: PodVolumes
+    /// When the local-path directories were last compared with the PersistentVolumes.
+    let storageSweptAt = Mutex<Date>(.distantPast)
 
     struct ProbeState {
         var nextAt: Date
@@ -142,6 +144,7 @@ public final class NodeAgent: Sendable {
         for uid in (try? FileManager.default.contentsOfDirectory(atPath: volumes.root)) ?? [] where !known.contains(uid) {
             volumes.remove(uid: uid)
         }
+        sweepStorageIfDue()
     }
 
     // MARK: Pod worker
@@ -271,7 +274,8 @@ public final class NodeAgent: Sendable {
                                                      sources: configurationSources(namespace: identity.namespace))
         var spec = PodSpecs.containerSpec(container, attempt: attempt, environment: environment)
         if container["volumeMounts"]?.arrayValue?.isEmpty == false {
-            let paths = try volumes.prepare(pod, sources: configurationSources(namespace: identity.namespace), facts: facts)
+            let paths = try volumes.prepare(pod, sources: configurationSources(namespace: identity.namespace), facts: facts,
+                                            claims: { try self.claimedVolumePath(namespace: identity.namespace, claim: $0) })
             spec.mounts = try PodVolumes.mounts(container, pod: pod, paths: paths)
         }
         try runtime.verifyImage(spec.image)

@@ -13,7 +13,7 @@ import Synchronization
 /// Content volumes are written the kubelet's way, so an update swaps one symlink and a running
 /// container that mounted the directory sees the new files at once (a `subPath` mount does not,
 /// as in Kubernetes). emptyDir is a directory that lives as long as the pod; hostPath is the
-/// node's own path.
+/// node's own path; a persistentVolumeClaim is its bound volume's directory (NodeAgent+Claims).
 final class PodVolumes: Sendable {
     let root: String
     /// The node's paths are this process's paths (process runtime); false for Docker nodes,
@@ -34,7 +34,10 @@ final class PodVolumes: Sendable {
     /// Writes or refreshes every volume of `pod`; returns volume name → the path to mount.
     /// `refreshOnly`: content volumes are re-read only when their last check is older than
     /// `refreshSeconds` (a running pod's periodic update).
-    func prepare(_ pod: JSON, sources: PodEnvironment.Sources, facts: PodEnvironment.PodFacts, refreshOnly: Bool = false) throws -> [String: String] {
+    /// `claims` gives the directory of a bound claim's volume (persistentVolumeClaim volumes are
+    /// left out without it: a refresh touches only content volumes).
+    func prepare(_ pod: JSON, sources: PodEnvironment.Sources, facts: PodEnvironment.PodFacts, refreshOnly: Bool = false,
+                 claims: ((String) throws -> String)? = nil) throws -> [String: String] {
         let uid = ObjectMeta.uid(of: pod)
         guard !uid.isEmpty, !uid.contains("/"), !uid.contains("..") else {
             throw PodEnvironment.Problem("pod uid \(uid) cannot name a directory")
@@ -49,6 +52,12 @@ final class PodVolumes: Sendable {
             if let hostPath = volume["hostPath"], let path = hostPath["path"]?.stringValue {
                 try checkHostPath(path, type: hostPath["type"]?.stringValue ?? "")
                 paths[name] = path
+                continue
+            }
+            if let claim = volume["persistentVolumeClaim"] {
+                guard let claims else { continue }
+                guard let claimName = claim["claimName"]?.stringValue else { throw PodEnvironment.Problem("volume \(name): persistentVolumeClaim.claimName is required") }
+                paths[name] = try claims(claimName)
                 continue
             }
             if volume["emptyDir"] != nil {
@@ -100,9 +109,6 @@ final class PodVolumes: Sendable {
         let volumes = pod[path: ["spec", "volumes"]]?.arrayValue ?? []
         return try (container["volumeMounts"]?.arrayValue ?? []).map { mount in
             let name = mount["name"]?.stringValue ?? ""
-            if volumes.contains(where: { $0["name"]?.stringValue == name && $0["persistentVolumeClaim"] != nil }) {
-                throw PodEnvironment.Problem("volume \(name): persistentVolumeClaim volumes are not served yet")
-            }
             guard let source = paths[name], let target = mount["mountPath"]?.stringValue, target.hasPrefix("/") else {
                 throw PodEnvironment.Problem("volume \(name) of mount \(mount["mountPath"]?.stringValue ?? "") is not ready")
             }
@@ -114,7 +120,7 @@ final class PodVolumes: Sendable {
                 path = try resolveInside(source, subPath)
             }
             let volume = volumes.first { $0["name"]?.stringValue == name }
-            let forcedReadOnly = readOnlyKinds.contains { volume?[$0] != nil }
+            let forcedReadOnly = readOnlyKinds.contains { volume?[$0] != nil } || volume?[path: ["persistentVolumeClaim", "readOnly"]]?.boolValue == true
             return ContainerMount(volume: name, source: path, target: target, readOnly: forcedReadOnly || mount["readOnly"]?.boolValue == true)
         }
     }

@@ -41,11 +41,45 @@ public enum NodeAffinity {
         return order(left, right)
     }
 
+    /// `pod` with its required node affinity narrowed by `terms` as well (both must hold: each
+    /// of the pod's terms joined with each of `terms`), as the scheduler applies a volume's node
+    /// affinity. At most `maximumTerms` joined terms are kept.
+    public static func requiring(_ pod: JSON, terms: [JSON]) -> JSON {
+        guard !terms.isEmpty else { return pod }
+        let joined: [JSON]
+        if let own = requiredTerms(of: pod) {
+            var product: [JSON] = []
+            for left in own {
+                for right in terms where product.count < maximumTerms {
+                    var term: JSON = .emptyObject
+                    for list in ["matchExpressions", "matchFields"] {
+                        let items = (left[list]?.arrayValue ?? []) + (right[list]?.arrayValue ?? [])
+                        if !items.isEmpty { term[list] = .array(items) }
+                    }
+                    product.append(term)
+                }
+            }
+            joined = product
+        } else {
+            joined = Array(terms.prefix(maximumTerms))
+        }
+        var result = pod
+        result[path: ["spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"]] = .array(joined)
+        return result
+    }
+
+    /// The most joined terms `requiring` builds.
+    public static let maximumTerms = 64
+
     /// Validation causes for the required terms of a pod spec.
     static func validate(_ pod: JSON) -> [FieldCause] {
         guard let terms = requiredTerms(of: pod) else { return [] }
+        return validate(terms: terms, field: "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
+    }
+
+    /// Validation causes for node selector terms at `base` (a pod's required affinity, a volume's node affinity).
+    static func validate(terms: [JSON], field base: String) -> [FieldCause] {
         var causes: [FieldCause] = []
-        let base = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
         for (index, term) in terms.enumerated() {
             for list in ["matchExpressions", "matchFields"] {
                 for (position, expression) in (term[list]?.arrayValue ?? []).enumerated() {

@@ -16,6 +16,7 @@ public struct ResourceCatalog: Sendable {
         EndpointSliceStrategy(), LeaseStrategy(), PolicyStrategy(), ReplicationControllerStrategy(),
         DeploymentStrategy(), ReplicaSetStrategy(), NodeMetricsStrategy(), PodMetricsStrategy(),
         HorizontalPodAutoscalerStrategy(), ConfigMapStrategy(), SecretStrategy(), JobStrategy(), CronJobStrategy(), DaemonSetStrategy(),
+        StatefulSetStrategy(), StorageClassStrategy(), PersistentVolumeStrategy(), PersistentVolumeClaimStrategy(),
     ])
 
     /// The strategy serving `resource` in `group`/`version`.

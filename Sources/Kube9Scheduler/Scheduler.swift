@@ -154,11 +154,17 @@ public final class Scheduler: Sendable {
                 let chunk = Array(todo[start..<min(todo.count, start + Self.chunkSize)])
                 start += chunk.count
                 let before = usage
+                // Claims narrow where a pod may go (a local volume's node), or keep it Pending.
+                let constrained = chunk.map { VolumeBinding.constrain($0, client: client) }
                 let (decisions, after) = await LuaExecutor.shared.run { () -> ([Decision], [String: NodeUsage]) in
                     var usage = before
                     var decisions: [Decision] = []
-                    for pod in chunk {
-                        let decision = self.decide(pod, nodes: nodes, usage: usage)
+                    for (pod, constraint) in zip(chunk, constrained) {
+                        let decision: Decision
+                        switch constraint {
+                        case .success(let narrowed): decision = self.decide(narrowed.pod, nodes: nodes, usage: usage)
+                        case .failure(let problem): decision = .fail(reason: "Unschedulable", message: "0/\(nodes.count) nodes are available: \(problem.message).")
+                        }
                         if case .bind(let node) = decision {
                             // Count the pod against the node now, so the next pods see it.
                             usage[node, default: NodeUsage()].add(pod)
@@ -169,7 +175,7 @@ public final class Scheduler: Sendable {
                     return (decisions, usage)
                 }
                 usage = after
-                for (pod, decision) in zip(chunk, decisions) {
+                for ((pod, decision), constraint) in zip(zip(chunk, decisions), constrained) {
                     if inFlight >= Self.concurrentBinds {
                         await group.next()
                         inFlight -= 1
@@ -178,7 +184,8 @@ public final class Scheduler: Sendable {
                     switch decision {
                     case .bind(let node):
                         fingerprint += "+\(Self.key(pod))"
-                        group.addTask { await self.bind(pod, to: node) }
+                        let delayed = (try? constraint.get().delayedClaims) ?? []
+                        group.addTask { await self.bind(pod, to: node, delayedClaims: delayed) }
                     case .fail(let reason, let message):
                         let seen = fingerprint
                         group.addTask { await self.fail(pod, reason: reason, message: message, fingerprint: seen) }
@@ -222,9 +229,10 @@ public final class Scheduler: Sendable {
     }
 
     /// Binds and records the Scheduled event.
-    func bind(_ pod: JSON, to chosen: String) async {
+    func bind(_ pod: JSON, to chosen: String, delayedClaims: [String] = []) async {
         let name = ObjectMeta.name(of: pod)
         let namespace = ObjectMeta.namespace(of: pod)
+        guard await selectNode(chosen, forClaims: delayedClaims, namespace: namespace) else { return }
         do {
             try await client.bind(namespace: namespace, pod: name, node: chosen)
         } catch {

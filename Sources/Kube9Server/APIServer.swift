@@ -226,13 +226,16 @@ struct ServerStack: Sendable {
         let jobs = JobController(client: cluster, logger: logger)
         let cronJobs = CronJobController(client: cluster, logger: logger)
         let daemonSets = DaemonSetController(client: cluster, logger: logger)
+        let statefulSets = StatefulSetController(client: cluster, logger: logger)
+        let persistentVolumes = PersistentVolumeController(client: cluster, logger: logger)
         let autoscalers = HorizontalPodAutoscalerController(client: cluster, host: policyHost, metrics: metrics, logger: logger,
                                                             syncPeriod: configuration.autoscalerSyncPeriod)
-        var tasks = [Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) },
-                     Task { await endpoints.run() }, Task { await garbageCollector.run() },
-                     Task { await replicaSets.run() }, Task { await deployments.run() }, Task { await autoscalers.run() }, Task { await jobs.run() }, Task { await cronJobs.run() }, Task { await daemonSets.run() },
-                     Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) },
-                     Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
+        var tasks: [Task<Void, Never>] = [Task { await PolicyObjects.follow(store: store, host: policyHost, logger: logger) }]
+        tasks += [Task { await endpoints.run() }, Task { await garbageCollector.run() }, Task { await replicaSets.run() }, Task { await deployments.run() }]
+        tasks += [Task { await autoscalers.run() }, Task { await jobs.run() }, Task { await cronJobs.run() }, Task { await daemonSets.run() }]
+        tasks += [Task { await statefulSets.run() }, Task { await persistentVolumes.run() }]
+        tasks += [Task { await lifecycle.run() }, Task { await index.follow(store: store, registry: registry) }]
+        tasks += [Task { await v0Nodes.run() }, Task { await v0Pods.follow(store: store) }]
         if configuration.runScheduler { tasks.append(Task { await scheduler.run() }) }
         if let (settings, provider) = configuration.nodeAutoscaler {
             let nodeAutoscaler = NodeAutoscalerController(client: cluster, host: policyHost, provider: provider, configuration: settings, logger: logger)

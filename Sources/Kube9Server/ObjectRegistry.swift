@@ -240,7 +240,7 @@ public final class ObjectRegistry: Sendable {
     /// The kind's own causes plus those of the API type check (`APITypes`): a field of the wrong
     /// JSON type or a required field missing. A field the kind already reported is not repeated.
     static func withTypeCheck(_ causes: [FieldCause], _ object: JSON, type: ResourceType) -> [FieldCause] {
-        guard type.group.isEmpty || type.group == "coordination.k8s.io" || type.group == "discovery.k8s.io" || type.group == "apps" || type.group == "autoscaling" || type.group == "batch", APITypes.isTyped(kind: type.kind) else { return causes }
+        guard type.group.isEmpty || type.group == "coordination.k8s.io" || type.group == "discovery.k8s.io" || type.group == "apps" || type.group == "autoscaling" || type.group == "batch" || type.group == "storage.k8s.io", APITypes.isTyped(kind: type.kind) else { return causes }
         var result = causes
         var reported = Set(causes.map(\.field))
         for cause in APITypes.check(object, kind: type.kind) where reported.insert(cause.field).inserted {

@@ -189,9 +189,12 @@ struct AgentCommand: ParsableCommand {
                                address: address, kubeletPort: kubeletPort)
         }
         guard statsInterval >= 1, statsInterval <= 300 else { throw ValidationError("--stats-interval must be between 1 and 300 seconds") }
+        let data = dataDir ?? defaultDataDirectory()
+        let absoluteData = data.hasPrefix("/") ? data : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(data)
         for index in configurations.indices {
             configurations[index].statsIntervalSeconds = statsInterval
             configurations[index].volumesDirectory = ((dataDir ?? defaultDataDirectory()) as NSString).appendingPathComponent("nodes/\(configurations[index].name)/pods")
+            configurations[index].storageDirectory = (absoluteData as NSString).appendingPathComponent("nodes/\(configurations[index].name)/storage")
         }
         signal(SIGPIPE, SIG_IGN)
         do {

@@ -102,13 +102,15 @@ struct NodeAdd: ParsableCommand {
             if try engine.request("GET", "/containers/\(containerName)/json").status == 200 {
                 throw ValidationError("a node container \(containerName) exists already; remove it with kube9 node remove \(name)")
             }
-            // Pod volumes: the agent writes them where dockerd finds them, the same path inside the
-            // node container and on the host.
+            // Pod volumes and local-path volumes: the agent writes them where dockerd finds them,
+            // the same path inside the node container and on the host.
             let absoluteData = dataDirectory.hasPrefix("/") ? dataDirectory
                 : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dataDirectory)
             let volumes = (absoluteData as NSString).appendingPathComponent("nodes/\(name)/pods")
+            let storage = (absoluteData as NSString).appendingPathComponent("nodes/\(name)/storage")
             try FileManager.default.createDirectory(atPath: volumes, withIntermediateDirectories: true)
-            var binds: [JSON] = [.string("\(volumes):\(volumes)")]
+            try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
+            var binds: [JSON] = [.string("\(volumes):\(volumes)"), .string("\(storage):\(storage)")]
             var environment: [JSON] = []
             if engine.host.hasPrefix("unix://") {
                 let socket = String(engine.host.dropFirst("unix://".count))
