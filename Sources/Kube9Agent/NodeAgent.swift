@@ -190,6 +190,19 @@ public final class NodeAgent: Sendable {
                 record(pod, key: "volumes/\(error)", type: "Warning", reason: "FailedMount", message: "\(error)")
             }
         }
+        // Init containers run one at a time, in order, each to success, before any app container.
+        var initStatuses: [JSON] = []
+        if !PodSpecs.initContainers(pod).isEmpty {
+            let progress = runInitContainers(pod, containers: appContainers, identity: identity, sandbox: sandbox)
+            initStatuses = progress.statuses
+            if progress.outcome != .done {
+                let waiting = PodSpecs.containers(pod).map { Self.waitingStatus($0, reason: "PodInitializing", message: "") }
+                let failedCode: [Int32]? = if case .failed(let code) = progress.outcome { [code] } else { nil }
+                writeStatus(pod, sandbox: sandbox, containerStatuses: waiting, allStarted: false, allFinished: failedCode,
+                            initStatuses: initStatuses, initialized: false)
+                return
+            }
+        }
         let policy = PodSpecs.restartPolicy(pod)
         var statuses: [JSON] = []
         var allStarted = true
@@ -227,16 +240,8 @@ public final class NodeAgent: Sendable {
                 let shouldRestart = policy == "Always" || (policy == "OnFailure" && code != 0)
                 if shouldRestart {
                     restarting = true
-                    let delay = min(configuration.restartBackoffBase * pow(2, Double(current.attempt)), configuration.restartBackoffMax)
-                    // Back-off counts from the runtime's finish time (whole seconds, rounded up), so
-                    // it survives an agent restart; from first sight when the runtime has none.
-                    let finished = current.finishedAt.flatMap(Timestamp.parse).map { Date(timeIntervalSince1970: Double($0) + 1) }
-                    let exitedAt = finished ?? state.withLock { state in
-                        if let time = state.exitedAt[current.id] { return time }
-                        state.exitedAt[current.id] = Date()
-                        return Date()
-                    }
-                    if Date().timeIntervalSince(exitedAt) >= delay {
+                    let (due, delay) = restartDue(current)
+                    if due {
                         do {
                             let started = try startContainer(pod, container, identity: identity, sandbox: sandbox, attempt: current.attempt + 1)
                             if let previous { try? runtime.removeContainer(id: previous.id) }
@@ -262,7 +267,21 @@ public final class NodeAgent: Sendable {
         }
         let all = PodSpecs.containers(pod).count
         let finished: [Int32]? = (!restarting && finishedCodes.count == all && all > 0) ? finishedCodes : nil
-        writeStatus(pod, sandbox: sandbox, containerStatuses: statuses, allStarted: allStarted, allFinished: finished)
+        writeStatus(pod, sandbox: sandbox, containerStatuses: statuses, allStarted: allStarted, allFinished: finished, initStatuses: initStatuses)
+    }
+
+    /// Whether an exited container's restart back-off has passed (base × 2^restarts, capped), and
+    /// the back-off. It counts from the runtime's finish time (whole seconds, rounded up), so it
+    /// survives an agent restart; from first sight when the runtime has none.
+    func restartDue(_ current: ContainerInfo) -> (due: Bool, delay: Double) {
+        let delay = min(configuration.restartBackoffBase * pow(2, Double(min(current.attempt, 62))), configuration.restartBackoffMax)
+        let finished = current.finishedAt.flatMap(Timestamp.parse).map { Date(timeIntervalSince1970: Double($0) + 1) }
+        let exitedAt = finished ?? state.withLock { state in
+            if let time = state.exitedAt[current.id] { return time }
+            state.exitedAt[current.id] = Date()
+            return Date()
+        }
+        return (Date().timeIntervalSince(exitedAt) >= delay, delay)
     }
 
     func startContainer(_ pod: JSON, _ container: JSON, identity: PodIdentity, sandbox: ContainerInfo, attempt: Int) throws -> ContainerInfo {
@@ -321,102 +340,6 @@ public final class NodeAgent: Sendable {
             return ("CreateContainerError", detail)
         default:
             return ("CreateContainerError", "\(error)")
-        }
-    }
-
-    static func waitingStatus(_ container: JSON, reason: String, message: String) -> JSON {
-        ["name": container["name"] ?? "", "image": container["image"] ?? "", "imageID": "", "ready": false, "started": false,
-         "restartCount": 0, "state": ["waiting": ["reason": .string(reason), "message": .string(message)]], "lastState": .emptyObject]
-    }
-
-    func terminated(_ info: ContainerInfo) -> JSON {
-        var object: JSON = ["exitCode": .int(Int64(info.exitCode ?? -1)), "reason": .string(info.reason ?? "Error"),
-                            "containerID": .string("\(runtime.kind)://\(info.id)")]
-        if let started = info.startedAt { object["startedAt"] = .string(started) }
-        if let finished = info.finishedAt { object["finishedAt"] = .string(finished) }
-        return ["terminated": object]
-    }
-
-    func containerStatus(_ container: JSON, latest: ContainerInfo?, previous: ContainerInfo?, waiting: (String, String)?) -> JSON {
-        guard let latest else {
-            return Self.waitingStatus(container, reason: waiting?.0 ?? "ContainerCreating", message: waiting?.1 ?? "")
-        }
-        let running = latest.state == .running
-        let ready = running && isReady(latest.id, container: container)
-        var stateObject: JSON
-        var lastState: JSON = .emptyObject
-        if let waiting {
-            stateObject = ["waiting": ["reason": .string(waiting.0), "message": .string(waiting.1)]]
-            if latest.state == .exited { lastState = terminated(latest) }
-        } else if running {
-            stateObject = ["running": ["startedAt": .string(latest.startedAt ?? Timestamp.now())]]
-            if let previous, previous.state == .exited { lastState = terminated(previous) }
-        } else if latest.state == .exited {
-            stateObject = terminated(latest)
-            if let previous, previous.state == .exited { lastState = terminated(previous) }
-        } else {
-            stateObject = ["waiting": ["reason": "ContainerCreating"]]
-        }
-        return ["name": container["name"] ?? "", "image": container["image"] ?? "", "imageID": .string(latest.image),
-                "containerID": .string("\(runtime.kind)://\(latest.id)"), "ready": .bool(ready), "started": .bool(running),
-                "restartCount": .int(Int64(latest.attempt)), "state": stateObject, "lastState": lastState]
-    }
-
-    func writeStatus(_ pod: JSON, sandbox: ContainerInfo?, containerStatuses: [JSON], allStarted: Bool, allFinished: [Int32]?) {
-        let uid = ObjectMeta.uid(of: pod)
-        let old = pod["status"] ?? .emptyObject
-        let phase: String
-        if let allFinished {
-            phase = allFinished.allSatisfy { $0 == 0 } ? "Succeeded" : "Failed"
-        } else if allStarted && sandbox != nil {
-            phase = "Running"
-        } else {
-            phase = "Pending"
-        }
-        let containersReady = phase == "Running" && containerStatuses.allSatisfy { $0["ready"]?.boolValue == true }
-        let now = JSON.string(Timestamp.now())
-        let oldConditions = old["conditions"]?.arrayValue ?? []
-        func condition(_ type: String, _ value: Bool, reason: String? = nil) -> JSON {
-            let text = value ? "True" : "False"
-            let previous = oldConditions.first { $0["type"]?.stringValue == type }
-            var object: JSON = ["type": .string(type), "status": .string(text), "lastProbeTime": nil,
-                                "lastTransitionTime": previous?["status"]?.stringValue == text ? (previous?["lastTransitionTime"] ?? now) : now]
-            if let reason, !value { object["reason"] = .string(reason) }
-            return object
-        }
-        var status: JSON = [
-            "phase": .string(phase),
-            "conditions": [
-                condition("PodReadyToStartContainers", sandbox != nil),
-                condition("Initialized", true),
-                condition("Ready", containersReady, reason: phase == "Running" ? "ContainersNotReady" : "PodCompleted"),
-                condition("ContainersReady", containersReady, reason: phase == "Running" ? "ContainersNotReady" : "PodCompleted"),
-                condition("PodScheduled", true),
-            ],
-            "hostIP": .string(configuration.address), "hostIPs": [["ip": .string(configuration.address)]],
-            "startTime": old["startTime"] ?? now,
-            "containerStatuses": .array(containerStatuses),
-        ]
-        if let ip = sandbox?.ipAddress {
-            status["podIP"] = .string(ip)
-            status["podIPs"] = [["ip": .string(ip)]]
-        }
-        let unchanged = (status.objectValue ?? [:]).allSatisfy { key, value in old[key] == value }
-        let sameAsWritten = state.withLock { $0.written[uid] == status }
-        if unchanged || sameAsWritten { return }
-        let path = "/api/v1/namespaces/\(ObjectMeta.namespace(of: pod))/pods/\(ObjectMeta.name(of: pod))/status"
-        do {
-            let reply = try client.withConnection {
-                try $0.request("PATCH", path, body: (["status": status] as JSON).serialized(),
-                               contentType: "application/merge-patch+json")
-            }
-            if reply.status == 200 {
-                state.withLock { $0.written[uid] = status }
-            } else if reply.status != 404 && reply.status != 409 {
-                logger.warning("pod status refused", metadata: ["pod": "\(ObjectMeta.name(of: pod))", "status": "\(reply.status)", "body": "\(reply.text)"])
-            }
-        } catch {
-            logger.warning("pod status not written", metadata: ["pod": "\(ObjectMeta.name(of: pod))", "error": "\(error)"])
         }
     }
 }

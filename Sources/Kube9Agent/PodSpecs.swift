@@ -61,6 +61,9 @@ public enum PodSpecs {
     /// The containers of `pod` (spec.containers), in order.
     public static func containers(_ pod: JSON) -> [JSON] { pod[path: ["spec", "containers"]]?.arrayValue ?? [] }
 
+    /// The init containers of `pod` (spec.initContainers), in the order they run.
+    public static func initContainers(_ pod: JSON) -> [JSON] { pod[path: ["spec", "initContainers"]]?.arrayValue ?? [] }
+
     /// Always, OnFailure or Never (Always when unset).
     public static func restartPolicy(_ pod: JSON) -> String { pod[path: ["spec", "restartPolicy"]]?.stringValue ?? "Always" }
 

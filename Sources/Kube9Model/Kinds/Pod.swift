@@ -154,6 +154,14 @@ public struct PodStrategy: ResourceStrategy {
         if let initContainers = spec["initContainers"]?.arrayValue {
             for (index, container) in initContainers.enumerated() {
                 Self.validateContainer(container, field: "spec.initContainers[\(index)]", names: &names, into: &causes)
+                if let restart = container["restartPolicy"], !restart.isNull {
+                    causes.append(restart.stringValue == "Always"
+                        ? .forbidden("spec.initContainers[\(index)].restartPolicy", "sidecar containers (restartPolicy: Always) are not served by kube9 yet")
+                        : .notSupported("spec.initContainers[\(index)].restartPolicy", restart, supported: ["Always"]))
+                }
+                for probe in ["livenessProbe", "readinessProbe", "startupProbe", "lifecycle"] where container[probe] != nil && container[probe]?.isNull == false {
+                    causes.append(.forbidden("spec.initContainers[\(index)].\(probe)", "may not be set for init containers without restartPolicy=Always"))
+                }
             }
         }
         if let policy = spec["restartPolicy"], !["Always", "OnFailure", "Never"].contains(policy.stringValue ?? "") {
@@ -238,41 +246,6 @@ public struct PodStrategy: ResourceStrategy {
         return causes
     }
 
-    public var table: TableDefinition {
-        TableDefinition(
-            columns: [
-                TableColumn("Name", format: "name", description: "Name must be unique within a namespace."),
-                TableColumn("Ready", description: "The aggregate readiness state of this pod for accepting traffic."),
-                TableColumn("Status", description: "The aggregate status of the containers in this pod."),
-                TableColumn("Restarts", description: "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
-                TableColumn("Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created."),
-                TableColumn("IP", description: "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.", priority: 1),
-                TableColumn("Node", description: "NodeName is a request to schedule this pod onto a specific node.", priority: 1),
-                TableColumn("Nominated Node", description: "nominatedNodeName is set when this pod preempts other pods on the node.", priority: 1),
-                TableColumn("Readiness Gates", description: "If specified, all readiness gates will be evaluated for pod readiness.", priority: 1),
-            ],
-            cells: { pod in
-                let containers = pod[path: ["spec", "containers"]]?.arrayValue ?? []
-                let statuses = pod[path: ["status", "containerStatuses"]]?.arrayValue ?? []
-                let ready = statuses.filter { $0["ready"]?.boolValue == true }.count
-                let restarts = statuses.map { $0["restartCount"]?.intValue ?? 0 }.saturatingSum()
-                var reason = pod[path: ["status", "reason"]]?.stringValue ?? pod[path: ["status", "phase"]]?.stringValue ?? "Unknown"
-                for status in statuses {
-                    if let waiting = status[path: ["state", "waiting", "reason"]]?.stringValue, !waiting.isEmpty { reason = waiting }
-                    else if let terminated = status[path: ["state", "terminated", "reason"]]?.stringValue, !terminated.isEmpty, reason != "Running" { reason = terminated }
-                }
-                if ObjectMeta.deletionTimestamp(of: pod) != nil { reason = "Terminating" }
-                let gates = pod[path: ["spec", "readinessGates"]]?.arrayValue ?? []
-                return [
-                    .string(ObjectMeta.name(of: pod)), .string("\(ready)/\(containers.count)"), .string(reason), .int(restarts),
-                    .string(Timestamp.age(of: pod[path: ["metadata", "creationTimestamp"]]?.stringValue)),
-                    .string(pod[path: ["status", "podIP"]]?.stringValue ?? "<none>"),
-                    .string((pod[path: ["spec", "nodeName"]]?.stringValue).flatMap { $0.isEmpty ? nil : $0 } ?? "<none>"),
-                    .string(pod[path: ["status", "nominatedNodeName"]]?.stringValue ?? "<none>"),
-                    .string(gates.isEmpty ? "<none>" : "\(gates.count)"),
-                ]
-            })
-    }
 
     static let core = "io.k8s.api.core.v1."
     public var schemas: [SchemaDefinition] {
